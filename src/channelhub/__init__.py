@@ -1,0 +1,3 @@
+"""channelhub: an API-first omnichannel commerce hub."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,27 @@
+"""The ``channelhub`` command."""
+
+from __future__ import annotations
+
+import typer
+
+from channelhub.cli import server
+from channelhub.cli.admin import keys, tenants
+from channelhub.cli.events import events
+
+app = typer.Typer(
+    name="channelhub",
+    help="channelhub: one version of the truth about orders, stock and customers, "
+    "for every channel.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+)
+for verb in (server.serve, server.worker, server.migrate, server.demo):
+    app.command()(verb)
+app.add_typer(tenants, name="tenants")
+app.add_typer(keys, name="keys")
+app.add_typer(events, name="events")
+
+
+def main() -> None:
+    app()

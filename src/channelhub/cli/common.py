@@ -1,0 +1,96 @@
+"""What every CLI verb shares: settings, a hub, schema checks, and one way to fail."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any, NoReturn, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from channelhub import migrations
+from channelhub.hub import Hub
+from channelhub.platform.config import Settings
+from channelhub.platform.db.database import is_connection_error
+from channelhub.platform.errors import ChannelhubError, ErrorKind, UnavailableError
+from channelhub.platform.observability import configure_logging
+
+console = Console()
+errors = Console(stderr=True)
+
+T = TypeVar("T")
+
+EXIT_CODES = {
+    ErrorKind.invalid: 2,
+    ErrorKind.not_found: 3,
+    ErrorKind.conflict: 4,
+    ErrorKind.forbidden: 5,
+    ErrorKind.unauthenticated: 5,
+    ErrorKind.precondition_failed: 6,
+    ErrorKind.unavailable: 69,
+}
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    errors.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def load_settings() -> Settings:
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "CHANNELHUB_" + str(first["loc"][0]).upper() if first["loc"] else "settings"
+        fail(f"{name}: {first['msg']}", 2)
+    configure_logging(settings)
+    return settings
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a verb's coroutine; map expected failures to one clear line and an exit code."""
+    try:
+        return asyncio.run(coroutine)
+    except ChannelhubError as exc:
+        where = f" ({exc.field})" if exc.field else ""
+        fail(f"{exc.detail}{where}", EXIT_CODES[exc.kind])
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:
+        if is_connection_error(exc):
+            fail(f"the database is unreachable: {exc}", 69)
+        raise
+
+
+async def ensure_schema(hub: Hub, *, auto_migrate: bool) -> None:
+    """Bring an embedded database up to date, or refuse to run on an outdated one."""
+    try:
+        current, head = await migrations.status(hub.db.engine)
+    except Exception as exc:
+        if is_connection_error(exc):
+            raise UnavailableError(f"cannot reach the database: {exc}") from exc
+        raise
+    if current == head:
+        return
+    if auto_migrate:
+        await migrations.upgrade(hub.db.engine)
+        return
+    raise ChannelhubError(
+        f"the database schema is at {current or 'nothing'}, this version needs {head}: "
+        "run `channelhub migrate` first"
+    )
+
+
+@contextlib.asynccontextmanager
+async def open_hub(settings: Settings) -> AsyncIterator[Hub]:
+    """A hub for admin verbs: database only (no bus), schema checked first."""
+    hub = Hub(settings)
+    try:
+        await ensure_schema(hub, auto_migrate=settings.is_sqlite)
+        yield hub
+    finally:
+        await hub.db.dispose()

@@ -1,0 +1,152 @@
+"""``serve``, ``worker``, ``migrate`` and ``demo``."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.panel import Panel
+
+from channelhub import migrations
+from channelhub.cli.common import console, ensure_schema, fail, load_settings, open_hub, run
+from channelhub.demo import load_demo
+from channelhub.experience.app import create_app
+from channelhub.hub import Hub
+from channelhub.platform.auth.service import IssuedKey
+
+
+def _announce_key(issued: IssuedKey, base_url: str) -> None:
+    console.print(
+        Panel.fit(
+            f"[bold]{issued.secret}[/]\n\n"
+            "This admin API key of the default tenant is shown once; store it now.\n"
+            f'Try: curl -H "Authorization: Bearer {issued.secret}" '
+            f"{base_url}/v1/products",
+            title="channelhub: first start",
+            border_style="green",
+        )
+    )
+
+
+async def _prepare(hub: Hub, *, demo: bool, auto_migrate: bool, base_url: str) -> None:
+    await ensure_schema(hub, auto_migrate=auto_migrate)
+    issued = await hub.bootstrap()
+    if issued is not None:
+        _announce_key(issued, base_url)
+    if demo:
+        async with hub.db.transaction() as session:
+            created = await load_demo(session)
+        console.print(f"demo data: {created} products created" if created else "demo data present")
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address [CHANNELHUB_HOST].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [CHANNELHUB_PORT].")] = None,
+    demo: Annotated[bool, typer.Option("--demo", help="Load the demo brand and products.")] = False,
+) -> None:
+    """Run the API, the outbox relay and the consumers in one process.
+
+    On SQLite (the embedded default) the schema is migrated automatically; on PostgreSQL run
+    `channelhub migrate` first. On an empty database a default tenant and an admin key are
+    created and the key is printed once (or CHANNELHUB_BOOTSTRAP_ADMIN_KEY is used).
+    """
+    settings = load_settings()
+
+    bind_host, bind_port = host or settings.host, port or settings.port
+    base_url = f"http://{bind_host}:{bind_port}"
+
+    async def main() -> None:
+        hub = Hub(settings)
+        await _prepare(hub, demo=demo, auto_migrate=settings.is_sqlite, base_url=base_url)
+        config = uvicorn.Config(
+            create_app(hub),
+            host=bind_host,
+            port=bind_port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+        )
+        console.print(
+            f"channelhub on {base_url} "
+            f"(database: {hub.db.engine.dialect.name}, bus: {hub.bus.name}); "
+            f"API docs at /docs"
+        )
+        await uvicorn.Server(config).serve()
+
+    run(main())
+
+
+def worker(
+    relay: Annotated[
+        bool, typer.Option("--relay/--no-relay", help="Also relay outbox rows to the bus.")
+    ] = False,
+) -> None:
+    """Run the event consumers only, to scale out beside `serve` (needs NATS JetStream).
+
+    Stops cleanly on SIGINT/SIGTERM: events in hand finish, the rest stay on the bus.
+    """
+    settings = load_settings()
+    if not settings.uses_nats:
+        fail(
+            "a worker needs a shared bus: set CHANNELHUB_BUS_URL=nats://host:4222 "
+            "(the in-process bus delivers only inside `channelhub serve`)",
+            2,
+        )
+
+    async def main() -> None:
+        hub = Hub(settings)
+        await ensure_schema(hub, auto_migrate=False)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await hub.start(relay=relay, consumers=True)
+        console.print(f"worker running {len(hub.consumers)} consumer(s); relay: {relay}")
+        try:
+            await stop.wait()
+        finally:
+            await hub.stop()
+
+    run(main())
+
+
+def migrate(
+    revision: Annotated[str, typer.Option(help="Target revision.")] = "head",
+    check: Annotated[
+        bool, typer.Option("--check", help="Only report; exit 1 if not up to date.")
+    ] = False,
+) -> None:
+    """Apply database migrations (SQLite or PostgreSQL, from CHANNELHUB_DATABASE_URL)."""
+    settings = load_settings()
+
+    async def main() -> bool:
+        hub = Hub(settings)
+        try:
+            current, head = await migrations.status(hub.db.engine)
+            if check:
+                console.print(f"database at {current or 'nothing'}; newest is {head}")
+                return current == head
+            await migrations.upgrade(hub.db.engine, revision)
+            after, _ = await migrations.status(hub.db.engine)
+            console.print(f"database migrated: {current or 'nothing'} -> {after}")
+            return True
+        finally:
+            await hub.db.dispose()
+
+    if not run(main()):
+        raise typer.Exit(1)
+
+
+def demo() -> None:
+    """Load the demo brand, web shop and products into the default tenant (idempotent)."""
+    settings = load_settings()
+
+    async def main() -> None:
+        async with open_hub(settings) as hub:
+            base_url = f"http://{settings.host}:{settings.port}"
+            await _prepare(hub, demo=True, auto_migrate=settings.is_sqlite, base_url=base_url)
+
+    run(main())

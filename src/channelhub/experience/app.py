@@ -1,0 +1,60 @@
+"""The ASGI application: every channel's API on one hub."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+import channelhub
+from channelhub.experience.rest import deps
+from channelhub.experience.rest.middleware import RequestContextMiddleware, UnitOfWorkMiddleware
+from channelhub.experience.rest.problems import install_problem_handlers
+from channelhub.experience.rest.routes import access, catalog, channels, events, health
+from channelhub.platform.runtime import Runtime
+
+DESCRIPTION = """\
+channelhub keeps one version of the truth about a merchant's orders, stock, stores,
+shipments and customers, and serves it the same way to every channel.
+
+**Authentication**: `Authorization: Bearer <API key>`; each key belongs to one tenant and
+carries scopes (`admin`, `catalog:read`, `catalog:write`, ...).
+
+**Conventions**: errors are RFC 9457 `application/problem+json` naming the field at fault;
+POSTs accept `Idempotency-Key`; lists use cursor pagination (`limit`, `cursor`,
+`next_cursor`); reads send `ETag` and honour `If-None-Match`; updates honour `If-Match`;
+money is integer minor units plus an ISO 4217 currency; times are UTC ISO 8601; ids are
+prefixed and sortable (`prd_...`).
+"""
+
+
+def create_app(hub: Runtime, *, run_background: bool = True) -> FastAPI:
+    """Build the app around ``hub``. With ``run_background`` the app's lifespan starts the
+    relay and consumers (``channelhub serve``); without, the caller runs them."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if run_background:
+            await hub.start()
+        try:
+            yield
+        finally:
+            if run_background:
+                await hub.stop()
+
+    app = FastAPI(
+        title="channelhub",
+        version=channelhub.__version__,
+        description=DESCRIPTION,
+        openapi_url="/openapi.json",
+        lifespan=lifespan,
+    )
+    app.state.hub = hub
+    install_problem_handlers(app)
+    app.add_exception_handler(deps.ReplayedResponse, deps.replay)
+    for module in (health, access, channels, catalog, events):
+        app.include_router(module.router)
+    app.add_middleware(UnitOfWorkMiddleware, db=hub.db)
+    app.add_middleware(RequestContextMiddleware)
+    return app

@@ -1,0 +1,140 @@
+"""Pure ASGI middleware: request context, and the request as the unit of work."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import structlog
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from channelhub.experience.rest.problems import problem_response
+from channelhub.platform import idempotency
+from channelhub.platform.db.database import Database, is_connection_error
+from channelhub.platform.ids import new_id
+from channelhub.platform.observability import HTTP_LATENCY, HTTP_REQUESTS
+
+log = structlog.get_logger(__name__)
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+IDEMPOTENCY_RECORD = "idempotency_record"
+
+
+class RequestContextMiddleware:
+    """Gives each request an id (the caller's ``X-Request-ID`` if sane), binds it to every
+    log line, returns it as a header, and records the access log line and metrics."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        supplied = Request(scope).headers.get("x-request-id", "")
+        request_id = supplied if _REQUEST_ID.match(supplied) else new_id("req")
+        scope.setdefault("state", {})["request_id"] = request_id
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("route")
+            template = getattr(route, "path", "unmatched")
+            HTTP_REQUESTS.labels(scope["method"], template, str(status)).inc()
+            HTTP_LATENCY.labels(scope["method"], template).observe(elapsed)
+            log.info(
+                "http.request",
+                method=scope["method"],
+                path=scope["path"],
+                status=status,
+                duration_ms=round(elapsed * 1000, 2),
+            )
+            structlog.contextvars.unbind_contextvars("request_id")
+
+
+class UnitOfWorkMiddleware:
+    """One database session per request, at ``request.state.session``.
+
+    Safe methods get a read session. Other methods get a write transaction: the response
+    is held back until the transaction has committed, so a client is never told "created"
+    about something that was then lost; an error response (>= 400) rolls everything back.
+    """
+
+    def __init__(self, app: ASGIApp, db: Database) -> None:
+        self.app = app
+        self.db = db
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})
+        if scope["method"] in _SAFE_METHODS:
+            async with self.db.reader() as session:
+                state["session"] = session
+                await self.app(scope, receive, send)
+            return
+        held: list[Message] = []
+
+        async def hold(message: Message) -> None:
+            held.append(message)
+
+        try:
+            async with self.db.transaction() as session:
+                state["session"] = session
+                await self.app(scope, receive, hold)
+                status = held[0]["status"] if held else 500
+                if status >= 400:
+                    await session.rollback()
+                elif (record := state.get(IDEMPOTENCY_RECORD)) is not None:
+                    idempotency.complete(record, _stored(held))
+        except Exception as exc:
+            # Either the handler failed in a way no exception handler maps, or the commit
+            # itself failed: in both cases nothing was committed, and the held answer
+            # (if any) must not reach the client.
+            log.error("http.transaction_failed", exc_info=exc, answered=bool(held))
+            await _send_problem(scope, receive, send, exc)
+            return
+        for message in held:
+            await send(message)
+
+
+def _stored(messages: list[Message]) -> idempotency.StoredResponse:
+    start = messages[0]
+    headers = {k.decode().lower(): v.decode() for k, v in start.get("headers", [])}
+    body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+    return idempotency.StoredResponse(
+        status_code=start["status"],
+        content_type=headers.get("content-type"),
+        location=headers.get("location"),
+        etag=headers.get("etag"),
+        body=body,
+    )
+
+
+async def _send_problem(scope: Scope, receive: Receive, send: Send, exc: Exception) -> None:
+    request = Request(scope)
+    response: Any
+    if is_connection_error(exc):
+        response = problem_response(
+            request, 503, "the database is unavailable; retry shortly", headers={"Retry-After": "5"}
+        )
+    else:
+        response = problem_response(
+            request, 500, "an unexpected error occurred; nothing was changed"
+        )
+    await response(scope, receive, send)

@@ -1,0 +1,116 @@
+"""The composition root: builds the database, bus, relay and consumers from settings and
+runs them. ``serve`` runs all of it beside the API; ``worker`` runs consumers only."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+from datetime import timedelta
+
+import structlog
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from channelhub.platform.auth import service as auth
+from channelhub.platform.config import Settings
+from channelhub.platform.db.database import Database
+from channelhub.platform.events.bus import Delivery, EventBus, make_bus
+from channelhub.platform.events.consumers import Consumer, ConsumerRegistry, ConsumerRunner
+from channelhub.platform.events.outbox import OUTBOX_WRITTEN
+from channelhub.platform.events.relay import OutboxRelay
+from channelhub.process.access import RESOURCES
+
+log = structlog.get_logger(__name__)
+
+
+def default_consumers() -> ConsumerRegistry:
+    """The consumers every hub runs. Contexts add theirs here as they gain handlers."""
+    return ConsumerRegistry()
+
+
+class Hub:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        consumers: ConsumerRegistry | None = None,
+        bus: EventBus | None = None,
+    ) -> None:
+        self.settings = settings
+        self.db = Database(settings)
+        self.bus = bus if bus is not None else make_bus(settings)
+        self.consumers = consumers if consumers is not None else default_consumers()
+        self.relay = OutboxRelay(
+            self.db,
+            self.bus,
+            batch_size=settings.relay_batch_size,
+            poll_interval_s=settings.relay_poll_interval_s,
+            retention=timedelta(hours=settings.outbox_retention_hours),
+        )
+        self.runner = ConsumerRunner(
+            self.db,
+            self.consumers,
+            max_deliveries=settings.consumer_max_deliveries,
+            retry_base_s=settings.consumer_retry_base_s,
+        )
+        self.db.on_commit(self._wake_relay)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._bus_connected = False
+
+    def _wake_relay(self, session: AsyncSession) -> None:
+        if session.info.get(OUTBOX_WRITTEN):
+            self.relay.wake()
+
+    async def connect_bus(self) -> None:
+        if not self._bus_connected:
+            await self.bus.connect()
+            self._bus_connected = True
+
+    async def start(self, *, relay: bool = True, consumers: bool = True) -> None:
+        """Connect the bus and start the background loops. Idempotent."""
+        if self._tasks:
+            return
+        await self.connect_bus()
+        if consumers:
+            for consumer in self.consumers:
+                await self.bus.subscribe(consumer.name, self._delivery_for(consumer))
+            self._tasks.append(asyncio.create_task(self.runner.run_retries(), name="retries"))
+        if relay:
+            self._tasks.append(asyncio.create_task(self.relay.run(), name="relay"))
+        log.info(
+            "hub.started",
+            database=self.db.engine.dialect.name,
+            bus=self.bus.name,
+            relay=relay,
+            consumers=[c.name for c in self.consumers] if consumers else [],
+        )
+
+    def _delivery_for(self, consumer: Consumer) -> Delivery:
+        return functools.partial(self.runner.deliver, consumer)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        if self._bus_connected:
+            await self.bus.close()
+            self._bus_connected = False
+        await self.db.dispose()
+
+    async def bootstrap(self) -> auth.IssuedKey | None:
+        """Create the default tenant and admin key on an empty database (see ``serve``)."""
+        secret = self.settings.bootstrap_admin_key
+        try:
+            async with self.db.transaction() as session:
+                return await auth.bootstrap(
+                    session,
+                    resources=RESOURCES,
+                    admin_secret=secret.get_secret_value() if secret else None,
+                )
+        except IntegrityError:
+            # Another process bootstrapped the same empty database a moment earlier.
+            return None

@@ -1,0 +1,10 @@
+"""Every mapped table, imported so that ``Base.metadata`` is complete for Alembic."""
+
+from channelhub.platform import idempotency
+from channelhub.platform.auth import models as auth_models
+from channelhub.platform.db.base import Base
+from channelhub.platform.events import models as event_models
+from channelhub.process.catalog import models as catalog_models
+from channelhub.process.channels import models as channel_models
+
+__all__ = ["Base", "auth_models", "catalog_models", "channel_models", "event_models", "idempotency"]

@@ -1,0 +1,29 @@
+"""Who is calling: the authenticated subject every process service receives first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from channelhub.platform.auth.scopes import grants
+from channelhub.platform.errors import ForbiddenError
+
+
+@dataclass(frozen=True)
+class Principal:
+    tenant_id: str
+    key_id: str | None
+    scopes: frozenset[str]
+
+    @property
+    def actor(self) -> str:
+        """What the audit trail records as having acted."""
+        return self.key_id or "system"
+
+    def require(self, scope: str) -> None:
+        if not grants(self.scopes, scope):
+            raise ForbiddenError(f"this API key lacks the {scope!r} scope", required_scope=scope)
+
+    @classmethod
+    def system(cls, tenant_id: str) -> Principal:
+        """The hub itself acting for a tenant (CLI, consumers, demo loader)."""
+        return cls(tenant_id=tenant_id, key_id=None, scopes=frozenset({"admin"}))

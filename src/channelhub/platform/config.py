@@ -1,0 +1,108 @@
+"""The one settings class. Nothing else in channelhub reads ``os.environ``."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///channelhub.db"
+IN_PROCESS_BUS_URL = "memory://"
+
+
+class LogFormat(StrEnum):
+    console = "console"
+    json = "json"
+
+
+class Settings(BaseSettings):
+    """Runtime configuration, read from ``CHANNELHUB_*`` environment variables (or ``.env``)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CHANNELHUB_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    database_url: str = Field(
+        DEFAULT_DATABASE_URL,
+        description="SQLAlchemy URL. Default: a SQLite file in the working directory; "
+        "postgresql+asyncpg://user@host/db selects PostgreSQL.",
+    )
+    bus_url: str = Field(
+        IN_PROCESS_BUS_URL,
+        description="Event bus. memory:// is the in-process bus (embedded default); "
+        "nats://host:4222 selects NATS JetStream.",
+    )
+    bootstrap_admin_key: SecretStr | None = Field(
+        None,
+        description="On the first start of an empty database, this becomes the default "
+        "tenant's admin API key instead of a generated one (for automated set-ups).",
+    )
+    host: str = Field("127.0.0.1", description="Address `channelhub serve` binds to.")
+    port: Annotated[int, Field(ge=1, le=65535)] = Field(8000, description="HTTP port.")
+    log_level: str = Field("info", description="debug, info, warning or error.")
+    log_format: LogFormat = Field(LogFormat.console, description="console or json.")
+
+    db_pool_size: Annotated[int, Field(ge=1)] = Field(10, description="PostgreSQL pool size.")
+    sqlite_busy_timeout_ms: Annotated[int, Field(ge=0)] = Field(
+        5000, description="How long a SQLite writer waits for the lock before failing."
+    )
+
+    relay_batch_size: Annotated[int, Field(ge=1, le=10_000)] = Field(
+        200, description="Outbox rows the relay publishes per round."
+    )
+    relay_poll_interval_s: Annotated[float, Field(gt=0)] = Field(
+        0.5,
+        description="How often the relay looks for outbox rows written by other processes "
+        "(rows committed in this process wake it at once).",
+    )
+    outbox_retention_hours: Annotated[int, Field(ge=1)] = Field(
+        24 * 30, description="Published events are kept this long (event log, replays)."
+    )
+    consumer_max_deliveries: Annotated[int, Field(ge=1)] = Field(
+        8, description="Attempts at handling one event before it is dead-lettered."
+    )
+    consumer_retry_base_s: Annotated[float, Field(gt=0)] = Field(
+        1.0, description="First retry delay of a failing consumer; doubles each attempt."
+    )
+    nats_stream: str = Field("CHANNELHUB", description="JetStream stream name.")
+    nats_subject_prefix: str = Field("channelhub", description="Subject prefix for events.")
+    nats_duplicate_window_s: Annotated[float, Field(gt=0)] = Field(
+        600,
+        description="JetStream de-duplication window on Nats-Msg-Id (must exceed the "
+        "longest relay outage you want covered without consumer-side de-duplication).",
+    )
+    idempotency_ttl_hours: Annotated[int, Field(ge=1)] = Field(
+        24, description="How long an Idempotency-Key and its response are remembered."
+    )
+    health_timeout_s: Annotated[float, Field(gt=0)] = Field(
+        2.0, description="Time budget of each /readyz dependency check."
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("use sqlite+aiosqlite:///path.db or postgresql+asyncpg://user@host/db")
+        return value
+
+    @field_validator("bus_url")
+    @classmethod
+    def _known_bus(cls, value: str) -> str:
+        if not value.startswith(("memory://", "nats://", "tls://")):
+            raise ValueError("use memory:// (in-process) or nats://host:4222 (JetStream)")
+        return value
+
+    @property
+    def idempotency_ttl(self) -> timedelta:
+        return timedelta(hours=self.idempotency_ttl_hours)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def uses_nats(self) -> bool:
+        return not self.bus_url.startswith("memory://")

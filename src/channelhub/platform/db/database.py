@@ -1,0 +1,129 @@
+"""Engines, sessions and the unit of work.
+
+The request (or the job) is the unit of work: services and repositories only ``flush()``;
+``Database.transaction()`` commits once at the boundary, outbox rows included.
+
+SQLite allows one writer at a time. Write transactions start with ``BEGIN IMMEDIATE`` (so a
+reader never has to upgrade its lock mid-transaction, which SQLite answers with an instant
+"database is locked") and are serialised in-process by an asyncio lock, so that the busy
+timeout is only ever spent waiting for *another* process (a CLI import, say).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from channelhub.platform.config import Settings
+from channelhub.platform.errors import UnavailableError
+
+_BEGIN_OPTION = "channelhub_sqlite_begin"
+
+
+def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event (below) emit BEGIN itself, so we can choose its mode.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        # FULL: a committed transaction survives a power cut, not only a process crash.
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        mode = connection.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """True when the database could not be reached (as opposed to a bad statement)."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, OperationalError):
+        return True
+    return isinstance(exc, OSError | ConnectionError | TimeoutError)
+
+
+class Database:
+    """Owns the engine; hands out read sessions and write units of work."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.url = settings.database_url
+        self.is_sqlite = settings.is_sqlite
+        if self.is_sqlite:
+            self.engine = create_async_engine(self.url)
+            _configure_sqlite(self.engine, settings.sqlite_busy_timeout_ms)
+            writer_engine = self.engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
+        else:
+            self.engine = create_async_engine(
+                self.url,
+                pool_size=settings.db_pool_size,
+                max_overflow=settings.db_pool_size,
+                pool_pre_ping=True,
+            )
+            writer_engine = self.engine
+        self._readers = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._writers = async_sessionmaker(writer_engine, expire_on_commit=False)
+        self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        self._after_commit: list[Callable[[AsyncSession], None]] = []
+
+    def on_commit(self, callback: Callable[[AsyncSession], None]) -> None:
+        """Run ``callback(session)`` after every committed write (e.g. wake the relay)."""
+        self._after_commit.append(callback)
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A write unit of work: commits on success, rolls back on any exception."""
+        async with self._writer_slot(), self._writers() as session:
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+        for callback in self._after_commit:
+            callback(session)
+
+    @contextlib.asynccontextmanager
+    async def reader(self) -> AsyncIterator[AsyncSession]:
+        """A read-only session; anything it writes is rolled back."""
+        async with self._readers() as session:
+            try:
+                yield session
+            finally:
+                await session.rollback()
+
+    @contextlib.asynccontextmanager
+    async def _writer_slot(self) -> AsyncIterator[None]:
+        if self._write_lock is None:
+            yield
+            return
+        async with self._write_lock:
+            yield
+
+    async def ping(self) -> None:
+        """Raise ``UnavailableError`` unless the database answers ``SELECT 1``."""
+        try:
+            async with self.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception as exc:
+            raise UnavailableError(f"database unreachable: {type(exc).__name__}") from exc
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

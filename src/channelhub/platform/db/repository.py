@@ -1,0 +1,52 @@
+"""The one typed repository base. Tenant scoping lives here and nowhere else."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar, Generic, TypeVar
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from channelhub.platform.db.base import TenantScoped
+from channelhub.platform.db.pagination import Page, PageRequest, encode_cursor
+
+M = TypeVar("M", bound=TenantScoped)
+
+
+class TenantRepository(Generic[M]):
+    """Queries of one tenant's rows of ``model``.
+
+    Every statement a subclass builds starts from ``self.scoped()``, so another tenant's
+    row is indistinguishable from a missing one (a 404, never a 403 that leaks existence).
+    """
+
+    model: ClassVar[type[Any]]
+
+    def __init__(self, session: AsyncSession, tenant_id: str) -> None:
+        self.session = session
+        self.tenant_id = tenant_id
+
+    def scoped(self) -> Select[M]:
+        return select(self.model).where(self.model.tenant_id == self.tenant_id)
+
+    async def get(self, id_: str, *, for_update: bool = False) -> M | None:
+        statement = self.scoped().where(self.model.id == id_)
+        if for_update:
+            statement = statement.with_for_update()
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    def add(self, row: M) -> M:
+        row.tenant_id = self.tenant_id
+        self.session.add(row)
+        return row
+
+    async def paginate(self, statement: Select[M], page: PageRequest) -> Page[M]:
+        """Newest first, keyed on the sortable id; fetches one extra row to know if more exist."""
+        if page.after_id is not None:
+            statement = statement.where(self.model.id < page.after_id)
+        statement = statement.order_by(self.model.id.desc()).limit(page.limit + 1)
+        rows: Sequence[M] = (await self.session.execute(statement)).scalars().all()
+        has_more = len(rows) > page.limit
+        items = rows[: page.limit]
+        return Page(items=items, next_cursor=encode_cursor(items[-1].id) if has_more else None)

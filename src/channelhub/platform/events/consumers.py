@@ -1,0 +1,240 @@
+"""Named, idempotent event consumers and the runner that delivers events to them.
+
+Delivery is at-least-once on every bus; handling is effectively once: the handler runs in
+a transaction that also records ``(consumer, event id)`` in ``processed_events``, so a
+redelivered event finds its record and is skipped. A failing handler is retried from the
+``consumer_failures`` table (durable, the same on both buses) with exponential backoff,
+then left there as ``dead`` for an operator to inspect and retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+import structlog
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from channelhub.platform.clock import Clock, utc_now
+from channelhub.platform.db.database import Database
+from channelhub.platform.events.envelope import EventEnvelope
+from channelhub.platform.events.models import ConsumerFailure, ProcessedEvent
+from channelhub.platform.events.outbox import dialect_insert
+from channelhub.platform.observability import EVENT_LAG, EVENTS_HANDLED
+
+log = structlog.get_logger(__name__)
+
+Handler = Callable[[AsyncSession, EventEnvelope], Awaitable[None]]
+
+RETRYING = "retrying"
+DEAD = "dead"
+_MAX_ERROR_TEXT = 2000
+
+
+@dataclass(frozen=True)
+class Consumer:
+    """``handler`` runs inside the delivery's transaction and must only ``flush()``.
+
+    Handlers should be short database work; slow outside calls belong in a job table of
+    their own that the handler fills.
+    """
+
+    name: str
+    handler: Handler
+    types: tuple[str, ...] = ("*",)
+
+    def wants(self, event_type: str) -> bool:
+        return any(fnmatch.fnmatchcase(event_type, pattern) for pattern in self.types)
+
+
+@dataclass
+class ConsumerRegistry:
+    _consumers: dict[str, Consumer] = field(default_factory=dict)
+
+    def register(self, name: str, handler: Handler, *, types: Sequence[str] = ("*",)) -> Consumer:
+        if name in self._consumers:
+            raise ValueError(f"a consumer named {name!r} is already registered")
+        consumer = Consumer(name=name, handler=handler, types=tuple(types))
+        self._consumers[name] = consumer
+        return consumer
+
+    def get(self, name: str) -> Consumer | None:
+        return self._consumers.get(name)
+
+    def __iter__(self) -> Iterator[Consumer]:
+        return iter(self._consumers.values())
+
+    def __len__(self) -> int:
+        return len(self._consumers)
+
+
+class Outcome(StrEnum):
+    handled = "handled"
+    duplicate = "duplicate"
+    skipped = "skipped"
+    retrying = "retrying"
+    dead = "dead"
+
+
+async def _claim(session: AsyncSession, consumer: str, event_id: str, now: datetime) -> bool:
+    """Insert the processed record first: a concurrent delivery of the same event waits on
+    the key and then finds it taken."""
+    statement = (
+        dialect_insert(session, ProcessedEvent)
+        .values(consumer=consumer, event_id=event_id, processed_at=now)
+        .on_conflict_do_nothing()  # type: ignore[attr-defined]
+        .returning(ProcessedEvent.event_id)
+    )
+    return (await session.execute(statement)).scalar_one_or_none() is not None
+
+
+class ConsumerRunner:
+    def __init__(
+        self,
+        db: Database,
+        registry: ConsumerRegistry,
+        *,
+        max_deliveries: int,
+        retry_base_s: float,
+        clock: Clock = utc_now,
+    ) -> None:
+        self.db = db
+        self.registry = registry
+        self.max_deliveries = max_deliveries
+        self.retry_base_s = retry_base_s
+        self.clock = clock
+
+    async def deliver(
+        self, consumer: Consumer, envelope: EventEnvelope, attempt: int = 1
+    ) -> Outcome:
+        """Deliver one event to one consumer. Raises only when the database itself fails
+        (the bus then redelivers); a handler's own failure becomes a retry record."""
+        if not consumer.wants(envelope.type):
+            return Outcome.skipped
+        try:
+            outcome = await self._handle(consumer, envelope, clear_failure=attempt > 1)
+        except Exception as exc:
+            outcome = await self._record_failure(consumer, envelope, attempt, exc)
+        EVENTS_HANDLED.labels(consumer.name, outcome.value).inc()
+        if outcome is Outcome.handled:
+            EVENT_LAG.labels(consumer.name).observe((self.clock() - envelope.time).total_seconds())
+        return outcome
+
+    async def _handle(
+        self, consumer: Consumer, envelope: EventEnvelope, *, clear_failure: bool
+    ) -> Outcome:
+        async with self.db.transaction() as session:
+            if not await _claim(session, consumer.name, envelope.id, self.clock()):
+                return Outcome.duplicate
+            await consumer.handler(session, envelope)
+            if clear_failure:
+                await session.execute(
+                    delete(ConsumerFailure).where(
+                        ConsumerFailure.consumer == consumer.name,
+                        ConsumerFailure.event_id == envelope.id,
+                    )
+                )
+        return Outcome.handled
+
+    async def _record_failure(
+        self, consumer: Consumer, envelope: EventEnvelope, attempt: int, exc: Exception
+    ) -> Outcome:
+        dead = attempt >= self.max_deliveries
+        now = self.clock()
+        delay = timedelta(seconds=self.retry_base_s * 2 ** (attempt - 1))
+        values = {
+            "envelope": envelope.model_dump(mode="json"),
+            "attempts": attempt,
+            "last_error": f"{type(exc).__name__}: {exc}"[:_MAX_ERROR_TEXT],
+            "status": DEAD if dead else RETRYING,
+            "next_attempt_at": None if dead else now + delay,
+            "updated_at": now,
+        }
+        log.warning(
+            "consumer.failed",
+            consumer=consumer.name,
+            event_id=envelope.id,
+            event_type=envelope.type,
+            attempt=attempt,
+            dead=dead,
+            error=values["last_error"],
+        )
+        async with self.db.transaction() as session:
+            statement = dialect_insert(session, ConsumerFailure).values(
+                consumer=consumer.name, event_id=envelope.id, **values
+            )
+            await session.execute(
+                statement.on_conflict_do_update(  # type: ignore[attr-defined]
+                    index_elements=["consumer", "event_id"], set_=values
+                )
+            )
+        return Outcome.dead if dead else Outcome.retrying
+
+    async def retry_due(self, *, limit: int = 100, lease_s: float = 60.0) -> int:
+        """Re-deliver failures whose time has come; returns how many were attempted.
+
+        Each row is leased (its next attempt pushed ``lease_s`` ahead) before handling, so
+        several workers can share the queue without running one retry twice at once.
+        """
+        names = [consumer.name for consumer in self.registry]
+        if not names:
+            return 0
+        now = self.clock()
+        async with self.db.transaction() as session:
+            due = select(ConsumerFailure.consumer, ConsumerFailure.event_id).where(
+                ConsumerFailure.status == RETRYING,
+                ConsumerFailure.next_attempt_at <= now,
+                ConsumerFailure.consumer.in_(names),
+            )
+            rows = (
+                await session.execute(
+                    due.order_by(ConsumerFailure.next_attempt_at)
+                    .limit(limit)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            claimed: list[tuple[str, EventEnvelope, int]] = []
+            for name, event_id in rows:
+                failure = await session.get_one(ConsumerFailure, (name, event_id))
+                failure.next_attempt_at = now + timedelta(seconds=lease_s)
+                claimed.append(
+                    (name, EventEnvelope.model_validate(failure.envelope), failure.attempts)
+                )
+        for name, envelope, attempts in claimed:
+            consumer = self.registry.get(name)
+            if consumer is not None:
+                await self.deliver(consumer, envelope, attempt=attempts + 1)
+        return len(claimed)
+
+    async def run_retries(self, *, idle_s: float = 1.0) -> None:
+        """Background loop over the retry queue; survives database outages."""
+        while True:
+            try:
+                if await self.retry_due():
+                    continue
+            except Exception:
+                log.exception("consumer.retry_loop_failed")
+            await asyncio.sleep(idle_s)
+
+
+async def requeue_failures(
+    db: Database,
+    *,
+    consumer: str | None = None,
+    event_id: str | None = None,
+    clock: Clock = utc_now,
+) -> int:
+    """Put dead (or waiting) failures back in line for an immediate retry."""
+    statement = update(ConsumerFailure).values(status=RETRYING, next_attempt_at=clock())
+    if consumer is not None:
+        statement = statement.where(ConsumerFailure.consumer == consumer)
+    if event_id is not None:
+        statement = statement.where(ConsumerFailure.event_id == event_id)
+    async with db.transaction() as session:
+        result = await session.execute(statement)
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,158 @@
+"""NATS JetStream bus: one stream for all channelhub subjects, durable pull consumers.
+
+Publishing sets ``Nats-Msg-Id`` to the event id, so a relay that republishes after a crash
+(published, not yet marked) is de-duplicated by the server within the duplicate window.
+A message is acknowledged only after its consumer's transaction committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+
+import nats
+import structlog
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StreamConfig
+from nats.js.client import JetStreamContext
+from nats.js.errors import NotFoundError
+
+from channelhub.platform.config import Settings
+from channelhub.platform.errors import UnavailableError
+from channelhub.platform.events.bus import Delivery
+from channelhub.platform.events.envelope import EventEnvelope
+
+log = structlog.get_logger(__name__)
+
+_FETCH_BATCH = 100
+_FETCH_WAIT_S = 1.0
+_REDELIVER_DELAY_S = 5.0
+_ACK_WAIT_S = 60.0
+
+
+class JetStreamBus:
+    name = "nats-jetstream"
+
+    def __init__(self, settings: Settings) -> None:
+        self.url = settings.bus_url
+        self.stream = settings.nats_stream
+        self.prefix = settings.nats_subject_prefix
+        self.duplicate_window = settings.nats_duplicate_window_s
+        self.timeout = settings.health_timeout_s
+        self._nc: Client | None = None
+        self._js: JetStreamContext | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def subject_of(self, envelope: EventEnvelope) -> str:
+        return f"{self.prefix}.{envelope.tenant}.{envelope.type}"
+
+    async def connect(self) -> None:
+        try:
+            self._nc = await nats.connect(
+                self.url,
+                connect_timeout=self.timeout,
+                max_reconnect_attempts=-1,
+                name="channelhub",
+            )
+            self._js = self._nc.jetstream(timeout=self.timeout * 5)
+            await self._ensure_stream()
+        except Exception as exc:
+            await self.close()
+            raise UnavailableError(f"NATS JetStream unreachable at {self.url}: {exc!r}") from exc
+
+    async def _ensure_stream(self) -> None:
+        config = StreamConfig(
+            name=self.stream,
+            subjects=[f"{self.prefix}.>"],
+            duplicate_window=self.duplicate_window,
+        )
+        js = self._jetstream()
+        try:
+            await js.stream_info(self.stream)
+        except NotFoundError:
+            await js.add_stream(config)
+        else:
+            await js.update_stream(config)
+
+    def _jetstream(self) -> JetStreamContext:
+        if self._js is None:
+            raise UnavailableError("the NATS bus is not connected")
+        return self._js
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        if self._nc is not None and not self._nc.is_closed:
+            await self._nc.close()
+        self._nc = self._js = None
+
+    async def ping(self) -> None:
+        if self._nc is None or not self._nc.is_connected:
+            raise UnavailableError("NATS is not connected")
+        try:
+            await asyncio.wait_for(self._jetstream().account_info(), self.timeout)
+        except Exception as exc:
+            raise UnavailableError(f"JetStream does not answer: {exc!r}") from exc
+
+    async def publish(self, envelopes: Sequence[EventEnvelope]) -> None:
+        js = self._jetstream()
+        await asyncio.gather(
+            *(
+                js.publish(
+                    self.subject_of(envelope),
+                    envelope.to_json(),
+                    headers={"Nats-Msg-Id": envelope.id},
+                )
+                for envelope in envelopes
+            )
+        )
+
+    async def subscribe(self, subscription: str, delivery: Delivery) -> None:
+        config = ConsumerConfig(
+            durable_name=subscription,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=_ACK_WAIT_S,
+            max_ack_pending=_FETCH_BATCH * 10,
+        )
+        pull = await self._jetstream().pull_subscribe(
+            f"{self.prefix}.>", durable=subscription, stream=self.stream, config=config
+        )
+        self._tasks.append(asyncio.create_task(self._consume(subscription, pull, delivery)))
+
+    async def _consume(
+        self, subscription: str, pull: JetStreamContext.PullSubscription, delivery: Delivery
+    ) -> None:
+        while True:
+            try:
+                messages = await pull.fetch(_FETCH_BATCH, timeout=_FETCH_WAIT_S)
+            except NatsTimeoutError:
+                continue
+            except Exception:
+                log.exception("bus.fetch_failed", subscription=subscription)
+                await asyncio.sleep(_REDELIVER_DELAY_S)
+                continue
+            for message in messages:
+                await self._deliver(subscription, message, delivery)
+
+    async def _deliver(self, subscription: str, message: Msg, delivery: Delivery) -> None:
+        try:
+            envelope = EventEnvelope.from_json(message.data)
+        except ValueError:
+            log.error("bus.undecodable_message", subscription=subscription, subject=message.subject)
+            await message.term()
+            return
+        try:
+            await delivery(envelope)
+        except Exception:
+            log.exception("bus.delivery_failed", subscription=subscription, event_id=envelope.id)
+            await message.nak(delay=_REDELIVER_DELAY_S)
+            return
+        await message.ack()

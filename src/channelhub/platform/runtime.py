@@ -1,0 +1,23 @@
+"""What an edge (the HTTP app, a future gRPC server) needs from the running hub.
+
+The composition root (``channelhub.hub.Hub``) satisfies this structurally, so edges do not
+import it and the layers keep pointing down.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from channelhub.platform.config import Settings
+from channelhub.platform.db.database import Database
+from channelhub.platform.events.bus import EventBus
+
+
+class Runtime(Protocol):
+    settings: Settings
+    db: Database
+    bus: EventBus
+
+    async def start(self, *, relay: bool = True, consumers: bool = True) -> None: ...
+
+    async def stop(self) -> None: ...

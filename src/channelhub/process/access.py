@@ -1,0 +1,9 @@
+"""The resources API-key scopes can name (``<resource>:read`` / ``<resource>:write``)."""
+
+from __future__ import annotations
+
+RESOURCES: dict[str, str] = {
+    "catalog": "Products and their variants.",
+    "channels": "Brands and sales channels.",
+    "events": "The event log (read) and consumer failures.",
+}
