@@ -75,7 +75,10 @@ class Hub:
         if consumers:
             for consumer in self.consumers:
                 await self.bus.subscribe(consumer.name, self._delivery_for(consumer))
-            self._tasks.append(asyncio.create_task(self.runner.run_retries(), name="retries"))
+            idle_s = min(1.0, self.settings.consumer_retry_base_s)
+            self._tasks.append(
+                asyncio.create_task(self.runner.run_retries(idle_s=idle_s), name="retries")
+            )
         if relay:
             self._tasks.append(asyncio.create_task(self.relay.run(), name="relay"))
         log.info(

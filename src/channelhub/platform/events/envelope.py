@@ -24,7 +24,9 @@ class EventEnvelope(BaseModel):
     type: str = Field(description="Dotted, past-tense event type, e.g. product.created.")
     subject: str = Field(description="Id of the thing the event is about, e.g. prd_...")
     time: datetime = Field(description="When the change was committed (UTC).")
-    datacontenttype: Literal["application/json"] = "application/json"
+    datacontenttype: Literal["application/json"] = Field(
+        "application/json", description="Media type of data: always application/json."
+    )
     tenant: str = Field(description="Tenant (merchant) id the event belongs to.")
     sequence: int = Field(ge=1, description="Position of this event among its subject's events.")
     data: dict[str, Any] = Field(description="The event payload; its schema depends on type.")

@@ -50,8 +50,8 @@ class VariantUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    sku: Sku | None = None
-    title: Title | None = None
+    sku: Sku | None = Field(None, description="New SKU, unique in the tenant.")
+    title: Title | None = Field(None, description="New display title.")
     price: Money | None = Field(None, description="New unit price.")
     attributes: Attributes | None = Field(None, description="Replaces all attributes.")
 
@@ -91,7 +91,7 @@ class ProductUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    title: Title | None = None
+    title: Title | None = Field(None, description="New display title.")
     description: str | None = Field(None, max_length=20_000, description="Long description.")
     status: ProductStatus | None = Field(None, description="draft, active or archived.")
     brand_id: str | None = Field(None, description="The brand the product belongs to.")

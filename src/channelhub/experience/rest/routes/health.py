@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from channelhub.experience.rest.deps import get_hub
 from channelhub.experience.rest.problems import PROBLEM_TYPES, problem_response
+from channelhub.experience.rest.schemas import problem_responses
 from channelhub.platform.errors import NotFoundError
 
 router = APIRouter(tags=["operations"])
@@ -89,7 +90,9 @@ class ProblemType(BaseModel):
     description: str = Field(description="What it means and what to do.")
 
 
-@router.get("/problems/{slug}", summary="Explain a problem type")
+@router.get(
+    "/problems/{slug}", summary="Explain a problem type", responses=problem_responses(404, 422)
+)
 async def explain_problem(
     slug: Annotated[str, Path(description="The last part of a problem's type URI.")],
 ) -> ProblemType:

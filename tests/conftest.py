@@ -1,0 +1,17 @@
+"""Test fixtures.
+
+Database-backed tests run on SQLite and PostgreSQL (the ``database_url`` fixture is
+parametrised). Each test run gets its own PostgreSQL database and NATS stream, migrated
+once, and each test its own tenant.
+
+Why tenants and not a rolled-back transaction per test (STYLE.md's default): the outbox
+relay, the consumers and the HTTP unit of work must see *committed* data on their own
+connections, which a wrapping transaction would hide. Tenant scoping isolates tests just as
+well, and every test exercises it.
+"""
+
+pytest_plugins = [
+    "tests.fixtures.services",
+    "tests.fixtures.hub",
+    "tests.fixtures.events",
+]

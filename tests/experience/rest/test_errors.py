@@ -1,0 +1,128 @@
+"""Bad input and broken dependencies answer with problem+json, never a stack trace."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from channelhub.hub import Hub
+from tests.fixtures.hub import http_client, make_settings
+
+UNREACHABLE_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:9/nowhere"
+
+
+async def test_malformed_json_is_400_and_creates_nothing(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/v1/products", content=b'{"title": "x",', headers={"Content-Type": "application/json"}
+    )
+
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["type"] == "/problems/malformed-request"
+    assert problem["detail"].startswith("the request body is not valid JSON")
+    assert (await client.get("/v1/products")).json()["data"] == []
+
+
+async def test_unknown_and_invalid_fields_are_named(client: httpx.AsyncClient) -> None:
+    body = {
+        "title": "Tent",
+        "colour": "green",
+        "variants": [{"sku": "T-1", "title": "T", "price": {"amount": 1.5, "currency": "EUR"}}],
+    }
+
+    response = await client.post("/v1/products", json=body)
+
+    assert response.status_code == 422
+    pointers = {e["pointer"] for e in response.json()["errors"]}
+    assert pointers == {"#/colour", "#/variants/0/price/amount"}
+
+
+async def test_invalid_query_parameter_is_named(client: httpx.AsyncClient) -> None:
+    response = await client.get("/v1/products", params={"limit": 1000})
+
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["parameter"] == "limit"
+
+
+async def test_forged_cursor_is_refused(client: httpx.AsyncClient) -> None:
+    response = await client.get("/v1/products", params={"cursor": "not-ours!"})
+
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {"detail": "cursor is not one this API issued", "parameter": "cursor"}
+    ]
+
+
+async def test_request_id_is_echoed_or_generated(client: httpx.AsyncClient) -> None:
+    echoed = await client.get("/v1/products", headers={"X-Request-ID": "abc-123"})
+    generated = await client.get("/v1/products/prd_missing")
+
+    assert echoed.headers["x-request-id"] == "abc-123"
+    assert generated.headers["x-request-id"].startswith("req_")
+    assert generated.json()["request_id"] == generated.headers["x-request-id"]
+
+
+async def test_problem_types_are_documented(client: httpx.AsyncClient) -> None:
+    problem = (await client.get("/v1/products/prd_missing")).json()
+
+    explained = await client.get(problem["type"])
+
+    assert explained.status_code == 200
+    assert explained.json()["title"] == "Not found"
+
+
+@pytest.fixture
+async def hub_without_database() -> AsyncIterator[Hub]:
+    hub = Hub(make_settings(UNREACHABLE_POSTGRES))
+    yield hub
+    await hub.stop()
+
+
+async def test_database_down_is_503_on_reads_and_writes(hub_without_database: Hub) -> None:
+    async with http_client(hub_without_database, "chk_any") as client:
+        read = await client.get("/v1/products")
+        write = await client.post("/v1/products", json={"title": "x"})
+
+    for response in (read, write):
+        assert response.status_code == 503
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.headers["retry-after"] == "5"
+        assert response.json()["detail"] == "the database is unavailable; retry shortly"
+
+
+async def test_readyz_names_the_failing_database(hub_without_database: Hub) -> None:
+    async with http_client(hub_without_database) as client:
+        live = await client.get("/healthz")
+        ready = await client.get("/readyz")
+
+    assert live.json() == {"status": "ok"}
+    assert ready.status_code == 503
+    checks = {c["name"]: c["ok"] for c in ready.json()["checks"]}
+    assert checks == {"database": False, "bus": True}
+    assert ready.json()["detail"].startswith("not ready: database")
+
+
+async def test_readyz_names_the_failing_bus(database_url: str) -> None:
+    hub = Hub(make_settings(database_url, bus_url="nats://127.0.0.1:9"))
+    try:
+        async with http_client(hub) as client:
+            ready = await client.get("/readyz")
+    finally:
+        await hub.stop()
+
+    assert ready.status_code == 503
+    checks = {c["name"]: c["ok"] for c in ready.json()["checks"]}
+    assert checks == {"database": True, "bus": False}
+
+
+async def test_metrics_count_requests(client: httpx.AsyncClient) -> None:
+    await client.get("/v1/products")
+
+    metrics = (await client.get("/metrics")).text
+
+    assert 'channelhub_http_requests_total{method="GET",route="/v1/products",status="200"}' in (
+        metrics
+    )

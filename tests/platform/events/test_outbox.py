@@ -1,0 +1,197 @@
+"""Outbox, relay and consumers on the embedded stack (SQLite or PostgreSQL + in-process bus)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+import pytest
+from pydantic import BaseModel
+from sqlalchemy import func, select
+
+from channelhub.hub import Hub
+from channelhub.platform.clock import utc_now
+from channelhub.platform.events.catalog import declare
+from channelhub.platform.events.consumers import ConsumerRegistry, Outcome, requeue_failures
+from channelhub.platform.events.models import ConsumerFailure, OutboxEvent
+from channelhub.platform.events.outbox import envelope_of, record_event
+from channelhub.platform.events.relay import OutboxRelay
+from tests.fixtures.events import (
+    DiesAfterPublish,
+    Recorder,
+    RelayKilled,
+    eventually,
+    relay_until_killed,
+)
+from tests.fixtures.hub import TenantKeys
+
+
+class Tick(BaseModel):
+    n: int
+
+
+TICKED = declare("test.ticked", context="tests", description="A test event.", data_model=Tick)
+
+
+async def emit(hub: Hub, tenant_id: str, subject: str, n: int) -> str:
+    async with hub.db.transaction() as session:
+        envelope = await record_event(
+            session, TICKED, tenant_id=tenant_id, subject=subject, data=Tick(n=n)
+        )
+    return envelope.id
+
+
+async def test_sequence_counts_events_per_subject(hub: Hub, tenant: TenantKeys) -> None:
+    for n in range(3):
+        await emit(hub, tenant.tenant_id, "sub_a", n)
+    await emit(hub, tenant.tenant_id, "sub_b", 0)
+
+    async with hub.db.reader() as session:
+        rows = (
+            await session.execute(
+                select(OutboxEvent.subject, OutboxEvent.sequence)
+                .where(OutboxEvent.tenant_id == tenant.tenant_id)
+                .order_by(OutboxEvent.position)
+            )
+        ).all()
+
+    assert [tuple(r) for r in rows] == [("sub_a", 1), ("sub_a", 2), ("sub_a", 3), ("sub_b", 1)]
+
+
+async def test_rolled_back_change_publishes_nothing(
+    hub: Hub, tenant: TenantKeys, consumers: ConsumerRegistry
+) -> None:
+    recorder = Recorder(tenant_id=tenant.tenant_id)
+    consumers.register("recorder", recorder)
+    await hub.start()
+
+    async def emit_then_abort() -> None:
+        async with hub.db.transaction() as session:
+            await record_event(
+                session, TICKED, tenant_id=tenant.tenant_id, subject="sub_x", data=Tick(n=1)
+            )
+            raise RuntimeError("abort")
+
+    with pytest.raises(RuntimeError, match="abort"):
+        await emit_then_abort()
+    committed = await emit(hub, tenant.tenant_id, "sub_x", 2)
+
+    await eventually(lambda: len(recorder.handled) == 1, what="the committed event")
+    assert [e.id for e in recorder.handled] == [committed]
+    assert recorder.handled[0].sequence == 1
+
+
+async def test_product_events_reach_consumer_once_each(
+    hub: Hub, tenant: TenantKeys, consumers: ConsumerRegistry, client: httpx.AsyncClient
+) -> None:
+    recorder = Recorder(tenant_id=tenant.tenant_id)
+    consumers.register("catalog-listener", recorder, types=["product.*"])
+    await hub.start()
+
+    body = {
+        "title": "Headlamp",
+        "variants": [
+            {"sku": "EV-1", "title": "Black", "price": {"amount": 3990, "currency": "EUR"}}
+        ],
+    }
+    created = (await client.post("/v1/products", json=body)).json()
+    updated = (await client.patch(f"/v1/products/{created['id']}", json={"title": "Lamp"})).json()
+
+    await eventually(lambda: len(recorder.handled) == 2, what="created and updated events")
+    first, second = recorder.handled
+    assert (first.type, first.subject, first.sequence) == ("product.created", created["id"], 1)
+    assert (second.type, second.subject, second.sequence) == ("product.updated", created["id"], 2)
+    assert first.data == created
+    assert second.data == updated
+    assert first.source == "/channelhub/catalog"
+    assert first.tenant == tenant.tenant_id
+    assert recorder.handled_once_each()
+
+
+async def test_redelivered_event_is_a_no_op(hub: Hub, tenant: TenantKeys) -> None:
+    recorder = Recorder()
+    consumer = hub.consumers.register("redelivery", recorder)
+    event_id = await emit(hub, tenant.tenant_id, "sub_r", 1)
+    async with hub.db.reader() as session:
+        row = await session.scalar(select(OutboxEvent).where(OutboxEvent.id == event_id))
+        assert row is not None
+        envelope = envelope_of(row)
+
+    outcomes = [await hub.runner.deliver(consumer, envelope) for _ in range(3)]
+
+    assert outcomes == [Outcome.handled, Outcome.duplicate, Outcome.duplicate]
+    assert recorder.calls[event_id] == 1
+
+
+async def test_failing_handler_is_retried_until_it_succeeds(
+    hub: Hub, tenant: TenantKeys, consumers: ConsumerRegistry
+) -> None:
+    recorder = Recorder(tenant_id=tenant.tenant_id, fail_times=2)
+    consumers.register("flaky", recorder)
+    await hub.start()
+
+    event_id = await emit(hub, tenant.tenant_id, "sub_f", 1)
+
+    await eventually(lambda: len(recorder.handled) == 1, what="the third attempt")
+    assert recorder.calls[event_id] == 3
+    async with hub.db.reader() as session:
+        left = await session.scalar(
+            select(func.count())
+            .select_from(ConsumerFailure)
+            .where(ConsumerFailure.event_id == event_id)
+        )
+    assert left == 0
+
+
+async def test_handler_that_keeps_failing_is_dead_lettered_then_retried_on_request(
+    hub: Hub, tenant: TenantKeys, consumers: ConsumerRegistry
+) -> None:
+    recorder = Recorder(tenant_id=tenant.tenant_id, fail_times=3)
+    consumers.register("broken", recorder)
+    await hub.start()
+    event_id = await emit(hub, tenant.tenant_id, "sub_d", 1)
+
+    async def status() -> str | None:
+        async with hub.db.reader() as session:
+            failure = await session.get(ConsumerFailure, ("broken", event_id))
+            return None if failure is None else f"{failure.status}/{failure.attempts}"
+
+    async def is_dead() -> bool:
+        return await status() == "dead/3"
+
+    await eventually(is_dead, what="the dead letter after 3 attempts")
+    assert recorder.handled == []
+
+    assert await requeue_failures(hub.db, consumer="broken") == 1
+    await eventually(lambda: len(recorder.handled) == 1, what="the requeued retry")
+    assert await status() is None
+
+
+async def test_relay_killed_after_publish_republishes_without_double_handling(
+    hub: Hub, tenant: TenantKeys, consumers: ConsumerRegistry
+) -> None:
+    recorder = Recorder(tenant_id=tenant.tenant_id)
+    consumers.register("survivor", recorder)
+    await hub.start(relay=False)
+    event_ids = [await emit(hub, tenant.tenant_id, f"sub_k{n}", n) for n in range(3)]
+    dying_bus = DiesAfterPublish(hub.bus)
+    dying = OutboxRelay(hub.db, dying_bus, claim_timeout_s=0.2)
+
+    with pytest.raises(RelayKilled):
+        await relay_until_killed(dying)
+
+    assert set(event_ids) <= set(dying_bus.published)
+    async with hub.db.reader() as session:
+        unmarked = await session.scalar(
+            select(func.count())
+            .select_from(OutboxEvent)
+            .where(OutboxEvent.id.in_(event_ids), OutboxEvent.published_at.is_(None))
+        )
+    assert unmarked == 3
+
+    restarted = OutboxRelay(hub.db, hub.bus, clock=lambda: utc_now() + timedelta(seconds=1))
+    while await restarted.relay_once():
+        pass
+
+    assert sorted(e.id for e in recorder.handled) == sorted(event_ids)
+    assert all(recorder.calls[event_id] == 1 for event_id in event_ids)
