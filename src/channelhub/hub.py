@@ -12,6 +12,7 @@ import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from channelhub.platform import idempotency
 from channelhub.platform.auth import service as auth
 from channelhub.platform.config import Settings
 from channelhub.platform.db.database import Database
@@ -22,6 +23,8 @@ from channelhub.platform.events.relay import OutboxRelay
 from channelhub.process.access import RESOURCES
 
 log = structlog.get_logger(__name__)
+
+_HOUSEKEEPING_INTERVAL_S = 600.0
 
 
 def default_consumers() -> ConsumerRegistry:
@@ -46,6 +49,7 @@ class Hub:
             self.bus,
             batch_size=settings.relay_batch_size,
             poll_interval_s=settings.relay_poll_interval_s,
+            claim_timeout_s=settings.relay_claim_timeout_s,
             retention=timedelta(hours=settings.outbox_retention_hours),
         )
         self.runner = ConsumerRunner(
@@ -81,6 +85,7 @@ class Hub:
             )
         if relay:
             self._tasks.append(asyncio.create_task(self.relay.run(), name="relay"))
+            self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
         log.info(
             "hub.started",
             database=self.db.engine.dialect.name,
@@ -91,6 +96,18 @@ class Hub:
 
     def _delivery_for(self, consumer: Consumer) -> Delivery:
         return functools.partial(self.runner.deliver, consumer)
+
+    async def _housekeeping(self) -> None:
+        """Forget expired idempotency keys (the relay prunes the event log itself)."""
+        while True:
+            try:
+                async with self.db.transaction() as session:
+                    purged = await idempotency.purge_expired(session)
+                if purged:
+                    log.info("housekeeping.idempotency_purged", keys=purged)
+            except Exception:
+                log.exception("housekeeping.failed")
+            await asyncio.sleep(_HOUSEKEEPING_INTERVAL_S)
 
     async def stop(self) -> None:
         for task in self._tasks:

@@ -58,6 +58,11 @@ class Settings(BaseSettings):
         description="How often the relay looks for outbox rows written by other processes "
         "(rows committed in this process wake it at once).",
     )
+    relay_claim_timeout_s: Annotated[float, Field(gt=0)] = Field(
+        30.0,
+        description="Lease on a batch the relay is publishing; a relay that dies mid-batch "
+        "leaves it to be republished (and de-duplicated) after this long.",
+    )
     outbox_retention_hours: Annotated[int, Field(ge=1)] = Field(
         24 * 30, description="Published events are kept this long (event log, replays)."
     )

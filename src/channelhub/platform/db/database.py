@@ -102,12 +102,10 @@ class Database:
 
     @contextlib.asynccontextmanager
     async def reader(self) -> AsyncIterator[AsyncSession]:
-        """A read-only session; anything it writes is rolled back."""
+        """A read session. Closing it ends its transaction (anything written is discarded)
+        and detaches what it loaded without expiring it, so results stay usable."""
         async with self._readers() as session:
-            try:
-                yield session
-            finally:
-                await session.rollback()
+            yield session
 
     @contextlib.asynccontextmanager
     async def _writer_slot(self) -> AsyncIterator[None]:

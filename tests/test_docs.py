@@ -1,0 +1,29 @@
+"""Documentation that names code must keep up with the code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import channelhub.experience.app  # noqa: F401 - registers every context's event types
+from channelhub.platform.config import Settings
+from channelhub.platform.events.catalog import event_types
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def test_every_setting_is_documented() -> None:
+    operations = (DOCS / "operations.md").read_text()
+
+    undocumented = [
+        name for name in Settings.model_fields if f"`CHANNELHUB_{name.upper()}`" not in operations
+    ]
+
+    assert undocumented == []
+
+
+def test_every_event_type_is_documented() -> None:
+    api = (DOCS / "api.md").read_text()
+
+    shipped = [t for t in event_types() if t.context != "tests"]
+
+    assert [t.name for t in shipped if f"`{t.name}`" not in api] == []
