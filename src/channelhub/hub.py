@@ -16,6 +16,7 @@ from channelhub.platform import idempotency
 from channelhub.platform.auth import service as auth
 from channelhub.platform.config import Settings
 from channelhub.platform.db.database import Database
+from channelhub.platform.errors import UnavailableError
 from channelhub.platform.events.bus import Delivery, EventBus, make_bus
 from channelhub.platform.events.consumers import Consumer, ConsumerRegistry, ConsumerRunner
 from channelhub.platform.events.outbox import OUTBOX_WRITTEN
@@ -25,6 +26,7 @@ from channelhub.process.access import RESOURCES
 log = structlog.get_logger(__name__)
 
 _HOUSEKEEPING_INTERVAL_S = 600.0
+_BUS_RETRY_S = 5.0
 
 
 def default_consumers() -> ConsumerRegistry:
@@ -61,6 +63,7 @@ class Hub:
         self.db.on_commit(self._wake_relay)
         self._tasks: list[asyncio.Task[None]] = []
         self._bus_connected = False
+        self._started = False
 
     def _wake_relay(self, session: AsyncSession) -> None:
         if session.info.get(OUTBOX_WRITTEN):
@@ -72,9 +75,24 @@ class Hub:
             self._bus_connected = True
 
     async def start(self, *, relay: bool = True, consumers: bool = True) -> None:
-        """Connect the bus and start the background loops. Idempotent."""
-        if self._tasks:
+        """Connect the bus, subscribe the consumers, then start the relay. Idempotent.
+
+        If the bus is down, the API still serves (events wait in the outbox, /readyz says
+        the bus is down) and the hub keeps trying to connect in the background. The relay
+        starts only after the consumers are subscribed, so no event is published to nobody.
+        """
+        if self._started:
             return
+        self._started = True
+        try:
+            await self._bring_up(relay=relay, consumers=consumers)
+        except UnavailableError as exc:
+            log.warning("hub.bus_unavailable", error=str(exc), retry_in_s=_BUS_RETRY_S)
+            self._tasks.append(
+                asyncio.create_task(self._bring_up_later(relay=relay, consumers=consumers))
+            )
+
+    async def _bring_up(self, *, relay: bool, consumers: bool) -> None:
         await self.connect_bus()
         if consumers:
             for consumer in self.consumers:
@@ -93,6 +111,17 @@ class Hub:
             relay=relay,
             consumers=[c.name for c in self.consumers] if consumers else [],
         )
+
+    async def _bring_up_later(self, *, relay: bool, consumers: bool) -> None:
+        while True:
+            await asyncio.sleep(_BUS_RETRY_S)
+            try:
+                await self._bring_up(relay=relay, consumers=consumers)
+            except Exception as exc:
+                log.warning("hub.bus_unavailable", error=str(exc), retry_in_s=_BUS_RETRY_S)
+                await self._disconnect_bus()
+            else:
+                return
 
     def _delivery_for(self, consumer: Consumer) -> Delivery:
         return functools.partial(self.runner.deliver, consumer)
@@ -116,10 +145,14 @@ class Hub:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        self._started = False
+        await self._disconnect_bus()
+        await self.db.dispose()
+
+    async def _disconnect_bus(self) -> None:
         if self._bus_connected:
             await self.bus.close()
             self._bus_connected = False
-        await self.db.dispose()
 
     async def bootstrap(self) -> auth.IssuedKey | None:
         """Create the default tenant and admin key on an empty database (see ``serve``)."""

@@ -34,7 +34,7 @@ EVENTS_HANDLED = Counter(
 )
 EVENT_LAG = Histogram(
     "channelhub_event_handle_lag_seconds",
-    "Time from an event's commit to its consumer's commit.",
+    "Time from an event's change (its envelope time) to its consumer's commit.",
     ["consumer"],
     buckets=_LATENCY_BUCKETS,
 )

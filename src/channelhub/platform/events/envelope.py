@@ -23,7 +23,9 @@ class EventEnvelope(BaseModel):
     source: str = Field(description="What emitted the event, e.g. /tenants/ten_.../catalog.")
     type: str = Field(description="Dotted, past-tense event type, e.g. product.created.")
     subject: str = Field(description="Id of the thing the event is about, e.g. prd_...")
-    time: datetime = Field(description="When the change was committed (UTC).")
+    time: datetime = Field(
+        description="When the change was made (UTC), in the transaction that committed it."
+    )
     datacontenttype: Literal["application/json"] = Field(
         "application/json", description="Media type of data: always application/json."
     )

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 from collections.abc import Sequence
 
-import nats
 import structlog
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -33,6 +32,18 @@ _REDELIVER_DELAY_S = 5.0
 _ACK_WAIT_S = 60.0
 
 
+async def _log_error(error: Exception) -> None:
+    log.warning("bus.nats_error", error=repr(error))
+
+
+async def _log_disconnected() -> None:
+    log.warning("bus.nats_disconnected")
+
+
+async def _log_reconnected() -> None:
+    log.info("bus.nats_reconnected")
+
+
 class JetStreamBus:
     name = "nats-jetstream"
 
@@ -50,16 +61,26 @@ class JetStreamBus:
         return f"{self.prefix}.{envelope.tenant}.{envelope.type}"
 
     async def connect(self) -> None:
+        """Connect within the health timeout; once connected, reconnect without limit."""
+        client = Client()
         try:
-            self._nc = await nats.connect(
-                self.url,
-                connect_timeout=self.timeout,
-                max_reconnect_attempts=-1,
-                name="channelhub",
+            await asyncio.wait_for(
+                client.connect(
+                    self.url,
+                    connect_timeout=max(1, round(self.timeout)),
+                    max_reconnect_attempts=-1,
+                    name="channelhub",
+                    error_cb=_log_error,
+                    disconnected_cb=_log_disconnected,
+                    reconnected_cb=_log_reconnected,
+                ),
+                self.timeout * 2,
             )
-            self._js = self._nc.jetstream(timeout=self.timeout * 5)
+            self._nc = client
+            self._js = client.jetstream(timeout=self.timeout * 5)
             await self._ensure_stream()
         except Exception as exc:
+            await client.close()
             await self.close()
             raise UnavailableError(f"NATS JetStream unreachable at {self.url}: {exc!r}") from exc
 
