@@ -1,0 +1,1 @@
+"""Benchmarks. Each module is a script that prints its figures; none of them is a test."""
