@@ -124,7 +124,7 @@ class Hub:
                 return
 
     def _delivery_for(self, consumer: Consumer) -> Delivery:
-        return functools.partial(self.runner.deliver, consumer)
+        return functools.partial(self.runner.deliver_batch, consumer)
 
     async def _housekeeping(self) -> None:
         """Forget expired idempotency keys (the relay prunes the event log itself)."""

@@ -8,12 +8,14 @@ import httpx
 import pytest
 from pydantic import BaseModel
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from channelhub.hub import Hub
 from channelhub.platform.clock import utc_now
 from channelhub.platform.events.catalog import declare
 from channelhub.platform.events.consumers import ConsumerRegistry, Outcome, requeue_failures
-from channelhub.platform.events.models import ConsumerFailure, OutboxEvent
+from channelhub.platform.events.envelope import EventEnvelope
+from channelhub.platform.events.models import ConsumerFailure, OutboxEvent, ProcessedEvent
 from channelhub.platform.events.outbox import envelope_of, record_event
 from channelhub.platform.events.relay import OutboxRelay
 from tests.fixtures.events import (
@@ -132,15 +134,18 @@ async def test_failing_handler_is_retried_until_it_succeeds(
 
     event_id = await emit(hub, tenant.tenant_id, "sub_f", 1)
 
+    async def failure_cleared() -> bool:
+        async with hub.db.reader() as session:
+            left = await session.scalar(
+                select(func.count())
+                .select_from(ConsumerFailure)
+                .where(ConsumerFailure.event_id == event_id)
+            )
+        return left == 0
+
     await eventually(lambda: len(recorder.handled) == 1, what="the third attempt")
+    await eventually(failure_cleared, what="the failure record to be cleared on success")
     assert recorder.calls[event_id] == 3
-    async with hub.db.reader() as session:
-        left = await session.scalar(
-            select(func.count())
-            .select_from(ConsumerFailure)
-            .where(ConsumerFailure.event_id == event_id)
-        )
-    assert left == 0
 
 
 async def test_handler_that_keeps_failing_is_dead_lettered_then_retried_on_request(
@@ -195,3 +200,38 @@ async def test_relay_killed_after_publish_republishes_without_double_handling(
 
     assert sorted(e.id for e in recorder.handled) == sorted(event_ids)
     assert all(recorder.calls[event_id] == 1 for event_id in event_ids)
+
+
+async def test_a_batch_with_one_poison_event_still_handles_the_rest(
+    hub: Hub, tenant: TenantKeys
+) -> None:
+    poisoned: set[str] = set()
+
+    async def handler(session: AsyncSession, envelope: EventEnvelope) -> None:
+        if envelope.id in poisoned:
+            raise ValueError("cannot handle this one")
+
+    consumer = hub.consumers.register("picky", handler)
+    ids = [await emit(hub, tenant.tenant_id, "sub_p", n) for n in range(4)]
+    poisoned.add(ids[2])
+    async with hub.db.reader() as session:
+        rows = (
+            await session.scalars(
+                select(OutboxEvent).where(OutboxEvent.id.in_(ids)).order_by(OutboxEvent.position)
+            )
+        ).all()
+        batch = [envelope_of(row) for row in rows]
+
+    outcomes = await hub.runner.deliver_batch(consumer, batch)
+
+    assert outcomes == [Outcome.handled, Outcome.handled, Outcome.retrying, Outcome.handled]
+    async with hub.db.reader() as session:
+        processed = (
+            await session.scalars(
+                select(ProcessedEvent.event_id).where(ProcessedEvent.consumer == "picky")
+            )
+        ).all()
+        failure = await session.get(ConsumerFailure, ("picky", ids[2]))
+    assert sorted(processed) == sorted([ids[0], ids[1], ids[3]])
+    assert failure is not None
+    assert (failure.status, failure.attempts) == ("retrying", 1)

@@ -9,9 +9,10 @@ from typing import Protocol
 from channelhub.platform.config import Settings
 from channelhub.platform.events.envelope import EventEnvelope
 
-Delivery = Callable[[EventEnvelope], Awaitable[object]]
-"""Called once per event delivered to a named subscription. It returns after the
-consumer's transaction committed; if it raises, the event must be delivered again."""
+Delivery = Callable[[Sequence[EventEnvelope]], Awaitable[object]]
+"""Called with a batch of events (in bus order) delivered to a named subscription. It
+returns after the consumer's transactions committed; if it raises, the batch must be
+delivered again."""
 
 
 class EventBus(Protocol):
@@ -54,11 +55,7 @@ class InProcessBus:
         return None
 
     async def publish(self, envelopes: Sequence[EventEnvelope]) -> None:
-        async def feed(delivery: Delivery) -> None:
-            for envelope in envelopes:
-                await delivery(envelope)
-
-        await asyncio.gather(*(feed(d) for d in self._subscriptions.values()))
+        await asyncio.gather(*(deliver(envelopes) for deliver in self._subscriptions.values()))
 
     async def subscribe(self, subscription: str, delivery: Delivery) -> None:
         self._subscriptions[subscription] = delivery

@@ -40,8 +40,10 @@ _MAX_ERROR_TEXT = 2000
 class Consumer:
     """``handler`` runs inside the delivery's transaction and must only ``flush()``.
 
-    Handlers should be short database work; slow outside calls belong in a job table of
-    their own that the handler fills.
+    Its committed effects happen exactly once per event, but the handler itself may be
+    *invoked* more than once (a batch that is rolled back and split, a crash before
+    commit): it must act only through the session. Handlers should be short database
+    work; slow outside calls belong in a job table of their own that the handler fills.
     """
 
     name: str
@@ -81,16 +83,20 @@ class Outcome(StrEnum):
     dead = "dead"
 
 
-async def _claim(session: AsyncSession, consumer: str, event_id: str, now: datetime) -> bool:
-    """Insert the processed record first: a concurrent delivery of the same event waits on
-    the key and then finds it taken."""
+async def _claim(
+    session: AsyncSession, consumer: str, event_ids: Sequence[str], now: datetime
+) -> set[str]:
+    """Insert the processed records first; returns the ids that were not processed yet.
+
+    A concurrent delivery of the same event waits on the key and then finds it taken.
+    """
     statement = (
         dialect_insert(session, ProcessedEvent)
-        .values(consumer=consumer, event_id=event_id, processed_at=now)
+        .values([{"consumer": consumer, "event_id": i, "processed_at": now} for i in event_ids])
         .on_conflict_do_nothing()  # type: ignore[attr-defined]
         .returning(ProcessedEvent.event_id)
     )
-    return (await session.execute(statement)).scalar_one_or_none() is not None
+    return set((await session.execute(statement)).scalars())
 
 
 class ConsumerRunner:
@@ -120,16 +126,42 @@ class ConsumerRunner:
             outcome = await self._handle(consumer, envelope, clear_failure=attempt > 1)
         except Exception as exc:
             outcome = await self._record_failure(consumer, envelope, attempt, exc)
+        self._observe(consumer, envelope, outcome)
+        return outcome
+
+    async def deliver_batch(
+        self, consumer: Consumer, envelopes: Sequence[EventEnvelope]
+    ) -> list[Outcome]:
+        """Deliver a batch in one transaction (one commit instead of one per event). If any
+        handler fails, the batch is rolled back and each event delivered on its own, so the
+        failing one is retried alone and the others are not held back."""
+        wanted = [e for e in envelopes if consumer.wants(e.type)]
+        if len(wanted) <= 1:
+            return [await self.deliver(consumer, e) for e in wanted]
+        try:
+            async with self.db.transaction() as session:
+                fresh = await _claim(session, consumer.name, [e.id for e in wanted], self.clock())
+                for envelope in wanted:
+                    if envelope.id in fresh:
+                        await consumer.handler(session, envelope)
+        except Exception:
+            log.info("consumer.batch_split", consumer=consumer.name, events=len(wanted))
+            return [await self.deliver(consumer, e) for e in wanted]
+        outcomes = [Outcome.handled if e.id in fresh else Outcome.duplicate for e in wanted]
+        for envelope, outcome in zip(wanted, outcomes, strict=True):
+            self._observe(consumer, envelope, outcome)
+        return outcomes
+
+    def _observe(self, consumer: Consumer, envelope: EventEnvelope, outcome: Outcome) -> None:
         EVENTS_HANDLED.labels(consumer.name, outcome.value).inc()
         if outcome is Outcome.handled:
             EVENT_LAG.labels(consumer.name).observe((self.clock() - envelope.time).total_seconds())
-        return outcome
 
     async def _handle(
         self, consumer: Consumer, envelope: EventEnvelope, *, clear_failure: bool
     ) -> Outcome:
         async with self.db.transaction() as session:
-            if not await _claim(session, consumer.name, envelope.id, self.clock()):
+            if not await _claim(session, consumer.name, [envelope.id], self.clock()):
                 return Outcome.duplicate
             await consumer.handler(session, envelope)
             if clear_failure:

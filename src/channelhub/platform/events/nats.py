@@ -153,27 +153,49 @@ class JetStreamBus:
     ) -> None:
         while True:
             try:
-                messages = await pull.fetch(_FETCH_BATCH, timeout=_FETCH_WAIT_S)
+                messages = await self._fetch(pull)
             except NatsTimeoutError:
                 continue
             except Exception:
                 log.exception("bus.fetch_failed", subscription=subscription)
                 await asyncio.sleep(_REDELIVER_DELAY_S)
                 continue
-            for message in messages:
-                await self._deliver(subscription, message, delivery)
+            await self._deliver(subscription, messages, delivery)
 
-    async def _deliver(self, subscription: str, message: Msg, delivery: Delivery) -> None:
-        try:
-            envelope = EventEnvelope.from_json(message.data)
-        except ValueError:
-            log.error("bus.undecodable_message", subscription=subscription, subject=message.subject)
-            await message.term()
+    @staticmethod
+    async def _fetch(pull: JetStreamContext.PullSubscription) -> list[Msg]:
+        """Wait for the first message, then take exactly as many as are already waiting.
+
+        A single ``fetch(batch)`` keeps collecting until the batch is full or its timeout
+        ends, which holds a lone message back under light traffic. Asking for the number
+        the consumer reports pending returns at once, so latency stays low when quiet and
+        handlers still get full batches under load.
+        """
+        messages = await pull.fetch(1, timeout=_FETCH_WAIT_S)
+        pending = min((await pull.consumer_info()).num_pending or 0, _FETCH_BATCH - 1)
+        if pending:
+            messages += await pull.fetch(pending, timeout=_FETCH_WAIT_S)
+        return messages
+
+    async def _deliver(self, subscription: str, messages: list[Msg], delivery: Delivery) -> None:
+        """Hand a fetched batch over; acknowledge it only once its handling committed."""
+        decoded: list[tuple[Msg, EventEnvelope]] = []
+        for message in messages:
+            try:
+                decoded.append((message, EventEnvelope.from_json(message.data)))
+            except ValueError:
+                log.error(
+                    "bus.undecodable_message", subscription=subscription, subject=message.subject
+                )
+                await message.term()
+        if not decoded:
             return
         try:
-            await delivery(envelope)
+            await delivery([envelope for _, envelope in decoded])
         except Exception:
-            log.exception("bus.delivery_failed", subscription=subscription, event_id=envelope.id)
-            await message.nak(delay=_REDELIVER_DELAY_S)
+            log.exception("bus.delivery_failed", subscription=subscription, events=len(decoded))
+            for message, _ in decoded:
+                await message.nak(delay=_REDELIVER_DELAY_S)
             return
-        await message.ack()
+        for message, _ in decoded:
+            await message.ack()
