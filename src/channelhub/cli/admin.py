@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from channelhub.cli.common import console, load_settings, open_hub, run
@@ -53,7 +54,9 @@ def list_tenants() -> None:
             found = await auth.list_tenants(session)
         table = Table("id", "slug", "name", "created")
         for tenant in found:
-            table.add_row(tenant.id, tenant.slug, tenant.name, tenant.created_at.isoformat())
+            table.add_row(
+                tenant.id, tenant.slug, escape(tenant.name), tenant.created_at.isoformat()
+            )
         console.print(table)
 
     run(main())
@@ -100,7 +103,7 @@ def list_keys(tenant: TenantOption) -> None:
         for key in rows:
             table.add_row(
                 key.id,
-                key.name,
+                escape(key.name),
                 key.display_prefix + "...",
                 " ".join(key.scopes),
                 key.created_at.isoformat(timespec="seconds"),

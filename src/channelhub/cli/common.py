@@ -11,16 +11,23 @@ from typing import Any, NoReturn, TypeVar
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 
 from channelhub import migrations
 from channelhub.hub import Hub
 from channelhub.platform.config import Settings
 from channelhub.platform.db.database import is_connection_error
-from channelhub.platform.errors import ChannelhubError, ErrorKind, UnavailableError
+from channelhub.platform.errors import (
+    ChannelhubError,
+    ErrorKind,
+    PreconditionFailedError,
+    UnavailableError,
+)
 from channelhub.platform.observability import configure_logging
 
 console = Console()
-errors = Console(stderr=True)
+# soft_wrap: an error stays one line in a pipe or a log, whatever the width.
+errors = Console(stderr=True, soft_wrap=True)
 
 T = TypeVar("T")
 
@@ -36,7 +43,7 @@ EXIT_CODES = {
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    errors.print(f"[bold red]error:[/] {message}", highlight=False)
+    errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     raise typer.Exit(code)
 
 
@@ -79,7 +86,7 @@ async def ensure_schema(hub: Hub, *, auto_migrate: bool) -> None:
     if auto_migrate:
         await migrations.upgrade(hub.db.engine)
         return
-    raise ChannelhubError(
+    raise PreconditionFailedError(
         f"the database schema is at {current or 'nothing'}, this version needs {head}: "
         "run `channelhub migrate` first"
     )

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import select
 
@@ -88,7 +89,7 @@ def failures(
                 row.status,
                 str(row.attempts),
                 row.next_attempt_at.isoformat(timespec="seconds") if row.next_attempt_at else "",
-                row.last_error[:80],
+                escape(row.last_error[:80]),
             )
         console.print(table)
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 from typing import Annotated
 
 import typer
 import uvicorn
+from alembic.util.exc import CommandError
 from rich.panel import Panel
 
 from channelhub import migrations
@@ -16,6 +18,7 @@ from channelhub.demo import load_demo
 from channelhub.experience.app import create_app
 from channelhub.hub import Hub
 from channelhub.platform.auth.service import IssuedKey
+from channelhub.platform.errors import InvalidError, UnavailableError
 
 
 def _announce_key(issued: IssuedKey, base_url: str) -> None:
@@ -34,12 +37,28 @@ def _announce_key(issued: IssuedKey, base_url: str) -> None:
 async def _prepare(hub: Hub, *, demo: bool, auto_migrate: bool, base_url: str) -> None:
     await ensure_schema(hub, auto_migrate=auto_migrate)
     issued = await hub.bootstrap()
-    if issued is not None:
+    if issued is not None and hub.settings.bootstrap_admin_key is None:
         _announce_key(issued, base_url)
+    elif issued is not None:
+        # The operator chose this key; echoing it would only copy a secret into the logs.
+        console.print("default tenant created; its admin key is CHANNELHUB_BOOTSTRAP_ADMIN_KEY")
     if demo:
         async with hub.db.transaction() as session:
             created = await load_demo(session)
         console.print(f"demo data: {created} products created" if created else "demo data present")
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind before announcing anything, so a busy port is one clear error (exit 69)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise UnavailableError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    return sock
 
 
 def serve(
@@ -59,6 +78,7 @@ def serve(
     base_url = f"http://{bind_host}:{bind_port}"
 
     async def main() -> None:
+        sock = _listen(bind_host, bind_port)
         hub = Hub(settings)
         await _prepare(hub, demo=demo, auto_migrate=settings.is_sqlite, base_url=base_url)
         config = uvicorn.Config(
@@ -74,7 +94,7 @@ def serve(
             f"(database: {hub.db.engine.dialect.name}, bus: {hub.bus.name}); "
             f"API docs at /docs"
         )
-        await uvicorn.Server(config).serve()
+        await uvicorn.Server(config).serve(sockets=[sock])
 
     run(main())
 
@@ -129,7 +149,10 @@ def migrate(
             if check:
                 console.print(f"database at {current or 'nothing'}; newest is {head}")
                 return current == head
-            await migrations.upgrade(hub.db.engine, revision)
+            try:
+                await migrations.upgrade(hub.db.engine, revision)
+            except CommandError as exc:
+                raise InvalidError(str(exc), field="revision") from exc
             after, _ = await migrations.status(hub.db.engine)
             console.print(f"database migrated: {current or 'nothing'} -> {after}")
             return True
