@@ -2,7 +2,7 @@
 
 In-process verbs run through Typer's ``CliRunner`` in plain (sync) tests: each verb calls
 ``asyncio.run`` itself, which is fine because pytest-asyncio's loop is not running while a
-sync test runs. ``serve`` and ``worker`` run as real subprocesses (see ``test_cli.py``).
+sync test runs. ``serve`` and ``worker`` run as real subprocesses (see ``test_server.py``).
 """
 
 from __future__ import annotations

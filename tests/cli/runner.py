@@ -1,18 +1,31 @@
-"""Running ``channelhub`` in-process, the way a user would see it."""
+"""Running ``channelhub`` in-process, the way a user would see it, and the helpers that
+the tests of more than one command group share."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+import socket
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import structlog
+from alembic.script import ScriptDirectory
 from typer.testing import CliRunner
 
+from channelhub import migrations
 from channelhub.cli import app
+from channelhub.hub import Hub
+from channelhub.platform.auth import service as auth
+from channelhub.platform.auth.principal import Principal
+from channelhub.platform.config import Settings
+from channelhub.platform.db.database import Database
+from channelhub.platform.errors import UnauthenticatedError
+from tests.fixtures.hub import http_client, make_settings
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -60,3 +73,82 @@ class Cli:
         return Outcome(
             code=result.exit_code, stdout=_ANSI.sub("", result.stdout), stderr=_ANSI.sub("", stderr)
         )
+
+
+HEAD = ScriptDirectory.from_config(migrations.alembic_config()).get_current_head()
+SECRET = re.compile(r"chk_[A-Za-z0-9_-]{43}")
+DEMO_TITLES = [
+    "Trailhead 2-person tent",
+    "Summit down sleeping bag",
+    "Beacon 400 headlamp",
+    "Merino hiking socks",
+]
+
+
+# --- reading what the command printed ------------------------------------------------------
+
+
+def table_rows(output: str) -> list[list[str]]:
+    """The body rows of a rich table (the header row is drawn with heavier lines)."""
+    return [
+        [cell.strip() for cell in line.split("│")[1:-1]]
+        for line in output.splitlines()
+        if line.startswith("│")
+    ]
+
+
+def created_tenant(outcome: Outcome, slug: str) -> tuple[str, str]:
+    """(tenant id, admin key) from the output of ``tenants create``."""
+    assert (outcome.code, outcome.stderr) == (0, ""), outcome
+    match = re.fullmatch(
+        rf"tenant {slug} created: (ten_\w+)\nadmin key \(shown once\): (chk_\S+)\n",
+        outcome.stdout,
+    )
+    assert match is not None, outcome.stdout
+    return match[1], match[2]
+
+
+def create_acme(cli: Cli) -> tuple[str, str]:
+    return created_tenant(cli("tenants", "create", "Acme", "--slug", "acme"), "acme")
+
+
+# --- looking at the database directly ------------------------------------------------------
+
+
+def principal_of(database_url: str, secret: str) -> Principal | None:
+    """Who a bearer secret authenticates as, or None when it is refused."""
+
+    async def main() -> Principal | None:
+        db = Database(Settings(database_url=database_url))
+        try:
+            async with db.reader() as session:
+                return await auth.authenticate(session, secret)
+        except UnauthenticatedError:
+            return None
+        finally:
+            await db.dispose()
+
+    return asyncio.run(main())
+
+
+def api_get(database_url: str, path: str, key: str) -> httpx.Response:
+    """GET on the HTTP app over this database, as ``key``."""
+
+    async def main() -> httpx.Response:
+        hub = Hub(make_settings(database_url))
+        try:
+            async with http_client(hub, key) as client:
+                return await client.get(path)
+        finally:
+            await hub.stop()
+
+    return asyncio.run(main())
+
+
+# --- the network ---------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -1,0 +1,136 @@
+"""What every ``channelhub`` verb shares: settings, the schema check, and how a failure
+reaches the user.
+
+Exit codes are the contract in docs/operations.md: 0 success, 1 unexpected failure, 2 invalid
+input or settings, 3 not found, 4 conflict, 5 not allowed, 6 precondition failed, 69
+database or bus unreachable; an expected error is one ``error:`` line on stderr.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.cli.runner import HEAD, Cli, create_acme, free_port
+
+# --- schema check --------------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+def test_admin_verbs_refuse_an_unmigrated_postgresql_database(postgresql_empty_url: str) -> None:
+    cli = Cli(postgresql_empty_url)
+
+    outcome = cli("tenants", "create", "Acme", "--slug", "acme")
+
+    assert outcome.stderr == (
+        f"error: the database schema is at nothing, this version needs {HEAD}: "
+        "run `channelhub migrate` first\n"
+    )
+    assert cli("migrate", "--check").stdout == f"database at nothing; newest is {HEAD}\n"
+    assert outcome.code == 6
+
+
+# --- error lines ---------------------------------------------------------------------------
+
+
+def test_an_error_about_bracketed_input_is_one_error_line(cli: Cli) -> None:
+    create_acme(cli)
+
+    outcome = cli("keys", "list", "--tenant", "[/]")
+
+    assert (outcome.code, outcome.stdout, outcome.stderr) == (
+        3,
+        "",
+        "error: no tenant '[/]' (tenant)\n",
+    )
+
+
+def test_a_long_error_stays_one_line_in_80_columns(cli: Cli) -> None:
+    create_acme(cli)
+
+    outcome = cli(
+        "keys", "create", "--tenant", "acme", "--scope", "catalog:delete", env={"COLUMNS": "80"}
+    )
+
+    assert outcome.code == 2
+    [line] = outcome.stderr.splitlines()
+    assert line.startswith("error: unknown scope 'catalog:delete'; known: admin, ")
+
+
+# --- settings and reachability -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "error"),
+    [
+        pytest.param(
+            "CHANNELHUB_DATABASE_URL",
+            "mysql://x",
+            "Value error, use sqlite+aiosqlite:///path.db or postgresql+asyncpg://user@host/db",
+            id="database-url",
+        ),
+        pytest.param(
+            "CHANNELHUB_BUS_URL",
+            "amqp://rabbit",
+            "Value error, use memory:// (in-process) or nats://host:4222 (JetStream)",
+            id="bus-url",
+        ),
+        pytest.param(
+            "CHANNELHUB_PORT",
+            "eighty",
+            "Input should be a valid integer, unable to parse string as an integer",
+            id="port",
+        ),
+    ],
+)
+def test_bad_settings_exit_2_naming_the_variable(
+    cli: Cli, tmp_path: Path, variable: str, value: str, error: str
+) -> None:
+    outcome = cli("tenants", "list", env={variable: value})
+
+    assert (outcome.code, outcome.stdout, outcome.stderr) == (
+        2,
+        "",
+        f"error: {variable}: {error}\n",
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "verb", [["tenants", "list"], ["migrate"]], ids=["tenants-list", "migrate"]
+)
+def test_an_unreachable_database_exits_69(verb: list[str]) -> None:
+    port = free_port()  # nothing listens there once the probe is closed
+    cli = Cli(f"postgresql+asyncpg://postgres@127.0.0.1:{port}/channelhub")
+
+    outcome = cli(*verb)
+
+    assert (outcome.code, outcome.stdout) == (69, "")
+    [line] = outcome.stderr.splitlines()
+    assert re.fullmatch(
+        rf"error: (cannot reach the database|the database is unreachable): "
+        rf"\[Errno 111\] Connect call failed \('127\.0\.0\.1', {port}\)",
+        line,
+    ), line
+
+
+# aiosqlite (0.22) races itself when a connection fails to open: its worker thread may post
+# to the command's already closed event loop and die with "Event loop is closed". The test
+# waits for that thread, so the complaint is raised (and ignored) here and not in a later test.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_sqlite_file_that_cannot_be_created_exits_69(tmp_path: Path) -> None:
+    cli = Cli(f"sqlite+aiosqlite:///{tmp_path / 'missing-dir' / 'channelhub.db'}")
+
+    outcome = cli("tenants", "list")
+    for thread in threading.enumerate():
+        if thread.name.endswith("(_connection_worker_thread)"):
+            thread.join(timeout=5)
+
+    assert (outcome.code, outcome.stdout) == (69, "")
+    assert outcome.stderr.splitlines()[0] == (
+        "error: cannot reach the database: (sqlite3.OperationalError) unable to open database file"
+    )
+    assert not (tmp_path / "missing-dir").exists()
