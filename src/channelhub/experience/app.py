@@ -55,6 +55,8 @@ def create_app(hub: Runtime, *, run_background: bool = True) -> FastAPI:
     app.add_exception_handler(deps.ReplayedResponse, deps.replay)
     for module in (health, access, channels, catalog, events):
         app.include_router(module.router)
-    app.add_middleware(UnitOfWorkMiddleware, db=hub.db)
+    app.add_middleware(
+        UnitOfWorkMiddleware, db=hub.db, max_body_bytes=hub.settings.max_request_body_bytes
+    )
     app.add_middleware(RequestContextMiddleware)
     return app

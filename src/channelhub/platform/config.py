@@ -79,6 +79,9 @@ class Settings(BaseSettings):
         description="JetStream de-duplication window on Nats-Msg-Id (must exceed the "
         "longest relay outage you want covered without consumer-side de-duplication).",
     )
+    max_request_body_bytes: Annotated[int, Field(ge=1024)] = Field(
+        10 * 1024 * 1024, description="Larger request bodies are refused with 413."
+    )
     idempotency_ttl_hours: Annotated[int, Field(ge=1)] = Field(
         24, description="How long an Idempotency-Key and its response are remembered."
     )

@@ -47,9 +47,13 @@ class StoredResponse:
     body: bytes
 
 
-def fingerprint(method: str, path: str, body: bytes) -> str:
+def fingerprint(caller: str, method: str, path: str, body: bytes) -> str:
+    """What makes two requests "the same": the same caller (API key), method, path and body.
+
+    The caller is part of it so that one key can never replay a response another key got.
+    """
     digest = hashlib.sha256()
-    for part in (method.encode(), path.encode(), body):
+    for part in (caller.encode(), method.encode(), path.encode(), body):
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
     return digest.hexdigest()
@@ -71,11 +75,14 @@ async def begin(
             field="Idempotency-Key",
         )
     now = clock()
+    await session.execute(
+        delete(IdempotencyRecord).where(
+            IdempotencyRecord.tenant_id == tenant_id,
+            IdempotencyRecord.key == key,
+            IdempotencyRecord.expires_at <= now,
+        )
+    )
     existing = await session.get(IdempotencyRecord, (tenant_id, key))
-    if existing is not None and existing.expires_at <= now:
-        await session.delete(existing)
-        await session.flush()
-        existing = None
     if existing is not None:
         if existing.fingerprint != request_fingerprint:
             raise InvalidError(

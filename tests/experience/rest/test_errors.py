@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from channelhub.hub import Hub
-from tests.fixtures.hub import http_client, make_settings
+from tests.fixtures.hub import TenantKeys, http_client, make_settings
 
 UNREACHABLE_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:9/nowhere"
 
@@ -126,3 +126,14 @@ async def test_metrics_count_requests(client: httpx.AsyncClient) -> None:
     assert 'channelhub_http_requests_total{method="GET",route="/v1/products",status="200"}' in (
         metrics
     )
+
+
+async def test_oversized_body_is_413_and_creates_nothing(hub: Hub, tenant: TenantKeys) -> None:
+    hub.settings = make_settings(hub.settings.database_url, max_request_body_bytes=2048)
+    async with http_client(hub, tenant.admin_key) as client:
+        response = await client.post("/v1/products", json={"title": "x" * 4096, "variants": []})
+        listed = await client.get("/v1/products")
+
+    assert response.status_code == 413
+    assert response.json()["type"] == "/problems/payload-too-large"
+    assert listed.json()["data"] == []

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import httpx
+from sqlalchemy import select
 
 from channelhub.hub import Hub
-from tests.fixtures.hub import http_client, new_tenant
+from channelhub.platform import idempotency
+from tests.fixtures.hub import TenantKeys, http_client, new_tenant
 
 BODY = {
     "title": "Kettle",
@@ -73,3 +75,34 @@ async def test_without_a_key_each_post_acts(client: httpx.AsyncClient) -> None:
     assert first.status_code == 201
     assert second.status_code == 409
     assert await count(client) == 1
+
+
+async def test_another_key_cannot_replay_a_response(
+    hub: Hub, client: httpx.AsyncClient, tenant: TenantKeys
+) -> None:
+    headers = {"Idempotency-Key": "made-by-admin"}
+    await client.post("/v1/products", json=BODY, headers=headers)
+    writer = await tenant.make_key("catalog:write")
+
+    async with http_client(hub, writer) as other_key:
+        response = await other_key.post("/v1/products", json=BODY, headers=headers)
+
+    assert response.status_code == 422
+    assert response.json()["code"] == "idempotency_key_reused"
+
+
+async def test_key_creation_never_stores_its_secret_for_replay(
+    hub: Hub, client: httpx.AsyncClient
+) -> None:
+    body = {"name": "integration", "scopes": ["admin"]}
+    headers = {"Idempotency-Key": "key-1"}
+
+    first = await client.post("/v1/api-keys", json=body, headers=headers)
+    second = await client.post("/v1/api-keys", json=body, headers=headers)
+
+    assert first.status_code == second.status_code == 201
+    assert first.json()["secret"] != second.json()["secret"]
+    assert "idempotent-replayed" not in second.headers
+    async with hub.db.reader() as session:
+        stored = (await session.scalars(select(idempotency.IdempotencyRecord.body))).all()
+    assert not any(first.json()["secret"].encode() in (body or b"") for body in stored)

@@ -168,8 +168,11 @@ async def test_handler_that_keeps_failing_is_dead_lettered_then_retried_on_reque
     assert recorder.handled == []
 
     assert await requeue_failures(hub.db, consumer="broken") == 1
+    async def cleared() -> bool:
+        return await status() is None
+
     await eventually(lambda: len(recorder.handled) == 1, what="the requeued retry")
-    assert await status() is None
+    await eventually(cleared, what="the dead letter to be cleared by the successful retry")
 
 
 async def test_relay_killed_after_publish_republishes_without_double_handling(
@@ -235,3 +238,42 @@ async def test_a_batch_with_one_poison_event_still_handles_the_rest(
     assert sorted(processed) == sorted([ids[0], ids[1], ids[3]])
     assert failure is not None
     assert (failure.status, failure.attempts) == ("retrying", 1)
+
+
+async def envelope_by_id(hub: Hub, event_id: str) -> EventEnvelope:
+    async with hub.db.reader() as session:
+        row = await session.scalar(select(OutboxEvent).where(OutboxEvent.id == event_id))
+        assert row is not None
+        return envelope_of(row)
+
+
+async def failure_state(hub: Hub, consumer: str, event_id: str) -> tuple[str, int] | None:
+    async with hub.db.reader() as session:
+        failure = await session.get(ConsumerFailure, (consumer, event_id))
+        return None if failure is None else (failure.status, failure.attempts)
+
+
+async def test_a_redelivered_success_ends_pending_retries(hub: Hub, tenant: TenantKeys) -> None:
+    recorder = Recorder(fail_times=1)
+    consumer = hub.consumers.register("redelivered", recorder)
+    envelope = await envelope_by_id(hub, await emit(hub, tenant.tenant_id, "sub_rs", 1))
+
+    first = await hub.runner.deliver(consumer, envelope)
+    redelivered = await hub.runner.deliver(consumer, envelope)
+    again = await hub.runner.deliver(consumer, envelope)
+
+    assert (first, redelivered, again) == (Outcome.retrying, Outcome.handled, Outcome.duplicate)
+    assert await failure_state(hub, "redelivered", envelope.id) is None
+
+
+async def test_a_redelivery_never_revives_a_dead_letter(hub: Hub, tenant: TenantKeys) -> None:
+    recorder = Recorder(fail_times=99)
+    consumer = hub.consumers.register("hopeless", recorder)
+    envelope = await envelope_by_id(hub, await emit(hub, tenant.tenant_id, "sub_dl", 1))
+
+    outcomes = [await hub.runner.deliver(consumer, envelope, attempt=n) for n in (1, 2, 3)]
+    late_redelivery = await hub.runner.deliver(consumer, envelope, attempt=1)
+
+    assert outcomes == [Outcome.retrying, Outcome.retrying, Outcome.dead]
+    assert late_redelivery is Outcome.dead
+    assert await failure_state(hub, "hopeless", envelope.id) == ("dead", 3)

@@ -72,7 +72,9 @@ async def idempotent(
         session,
         principal.tenant_id,
         idempotency_key,
-        idempotency.fingerprint(request.method, request.url.path, await request.body()),
+        idempotency.fingerprint(
+            principal.actor, request.method, request.url.path, await request.body()
+        ),
         ttl=hub.settings.idempotency_ttl,
     )
     if isinstance(result, idempotency.StoredResponse):

@@ -74,9 +74,10 @@ class UnitOfWorkMiddleware:
     about something that was then lost; an error response (>= 400) rolls everything back.
     """
 
-    def __init__(self, app: ASGIApp, db: Database) -> None:
+    def __init__(self, app: ASGIApp, db: Database, *, max_body_bytes: int) -> None:
         self.app = app
         self.db = db
+        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
@@ -88,6 +89,18 @@ class UnitOfWorkMiddleware:
                 state["session"] = session
                 await self.app(scope, receive, send)
             return
+        # The whole body is read before the write slot is taken, so a slow client never
+        # holds SQLite's single writer while it trickles bytes in.
+        body = await _read_body(receive, self.max_body_bytes)
+        if body is None:
+            too_large = problem_response(
+                Request(scope),
+                413,
+                f"the request body exceeds {self.max_body_bytes} bytes",
+            )
+            await too_large(scope, receive, send)
+            return
+        replay = _replaying(body, receive)
         held: list[Message] = []
 
         async def hold(message: Message) -> None:
@@ -96,7 +109,7 @@ class UnitOfWorkMiddleware:
         try:
             async with self.db.transaction() as session:
                 state["session"] = session
-                await self.app(scope, receive, hold)
+                await self.app(scope, replay, hold)
                 status = held[0]["status"] if held else 500
                 if status >= 400:
                     await session.rollback()
@@ -111,6 +124,38 @@ class UnitOfWorkMiddleware:
             return
         for message in held:
             await send(message)
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The complete request body, or None when it is larger than ``limit``."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replaying(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that hands the app the body already read, then the real channel."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
 
 
 def _stored(messages: list[Message]) -> idempotency.StoredResponse:

@@ -67,6 +67,10 @@ PROBLEM_TYPES: dict[str, tuple[str, str]] = {
         "The resource changed since the version named in If-Match; read it again and retry.",
     ),
     "method-not-allowed": ("Method not allowed", "The path exists but not with this method."),
+    "payload-too-large": (
+        "Payload too large",
+        "The request body is larger than the server accepts (CHANNELHUB_MAX_REQUEST_BODY_BYTES).",
+    ),
     "unavailable": (
         "Service unavailable",
         "A dependency (database or event bus) is unreachable. Retry after `Retry-After` seconds.",
@@ -85,6 +89,7 @@ _SLUG_OF_STATUS = {
     405: "method-not-allowed",
     409: "conflict",
     412: "precondition-failed",
+    413: "payload-too-large",
     422: "validation",
     503: "unavailable",
 }

@@ -123,7 +123,7 @@ class ConsumerRunner:
         if not consumer.wants(envelope.type):
             return Outcome.skipped
         try:
-            outcome = await self._handle(consumer, envelope, clear_failure=attempt > 1)
+            (outcome,) = await self._handle(consumer, [envelope])
         except Exception as exc:
             outcome = await self._record_failure(consumer, envelope, attempt, exc)
         self._observe(consumer, envelope, outcome)
@@ -135,19 +135,15 @@ class ConsumerRunner:
         """Deliver a batch in one transaction (one commit instead of one per event). If any
         handler fails, the batch is rolled back and each event delivered on its own, so the
         failing one is retried alone and the others are not held back."""
-        wanted = [e for e in envelopes if consumer.wants(e.type)]
+        unique = {e.id: e for e in envelopes if consumer.wants(e.type)}
+        wanted = list(unique.values())
         if len(wanted) <= 1:
             return [await self.deliver(consumer, e) for e in wanted]
         try:
-            async with self.db.transaction() as session:
-                fresh = await _claim(session, consumer.name, [e.id for e in wanted], self.clock())
-                for envelope in wanted:
-                    if envelope.id in fresh:
-                        await consumer.handler(session, envelope)
+            outcomes = await self._handle(consumer, wanted)
         except Exception:
             log.info("consumer.batch_split", consumer=consumer.name, events=len(wanted))
             return [await self.deliver(consumer, e) for e in wanted]
-        outcomes = [Outcome.handled if e.id in fresh else Outcome.duplicate for e in wanted]
         for envelope, outcome in zip(wanted, outcomes, strict=True):
             self._observe(consumer, envelope, outcome)
         return outcomes
@@ -158,54 +154,62 @@ class ConsumerRunner:
             EVENT_LAG.labels(consumer.name).observe((self.clock() - envelope.time).total_seconds())
 
     async def _handle(
-        self, consumer: Consumer, envelope: EventEnvelope, *, clear_failure: bool
-    ) -> Outcome:
+        self, consumer: Consumer, envelopes: Sequence[EventEnvelope]
+    ) -> list[Outcome]:
+        """One transaction: claim the events, run the handler on the new ones, and clear
+        any failure record of them (a success, or a duplicate of one, ends its retries)."""
+        ids = [e.id for e in envelopes]
         async with self.db.transaction() as session:
-            if not await _claim(session, consumer.name, [envelope.id], self.clock()):
-                return Outcome.duplicate
-            await consumer.handler(session, envelope)
-            if clear_failure:
-                await session.execute(
-                    delete(ConsumerFailure).where(
-                        ConsumerFailure.consumer == consumer.name,
-                        ConsumerFailure.event_id == envelope.id,
-                    )
+            fresh = await _claim(session, consumer.name, ids, self.clock())
+            for envelope in envelopes:
+                if envelope.id in fresh:
+                    await consumer.handler(session, envelope)
+            await session.execute(
+                delete(ConsumerFailure).where(
+                    ConsumerFailure.consumer == consumer.name, ConsumerFailure.event_id.in_(ids)
                 )
-        return Outcome.handled
+            )
+        return [Outcome.handled if i in fresh else Outcome.duplicate for i in ids]
 
     async def _record_failure(
         self, consumer: Consumer, envelope: EventEnvelope, attempt: int, exc: Exception
     ) -> Outcome:
-        dead = attempt >= self.max_deliveries
+        """Count the failed attempt. Attempts only go up (a redelivery by the bus does not
+        reset the backoff), and a dead letter stays dead until an operator requeues it."""
         now = self.clock()
-        delay = timedelta(seconds=self.retry_base_s * 2 ** (attempt - 1))
-        values = {
-            "envelope": envelope.model_dump(mode="json"),
-            "attempts": attempt,
-            "last_error": f"{type(exc).__name__}: {exc}"[:_MAX_ERROR_TEXT],
-            "status": DEAD if dead else RETRYING,
-            "next_attempt_at": None if dead else now + delay,
-            "updated_at": now,
-        }
+        error = f"{type(exc).__name__}: {exc}"[:_MAX_ERROR_TEXT]
+        async with self.db.transaction() as session:
+            failure = await session.get(
+                ConsumerFailure, (consumer.name, envelope.id), with_for_update=True
+            )
+            if failure is None:
+                failure = ConsumerFailure(
+                    consumer=consumer.name,
+                    event_id=envelope.id,
+                    envelope=envelope.model_dump(mode="json"),
+                    attempts=0,
+                    status=RETRYING,
+                )
+                session.add(failure)
+            if failure.status != DEAD:
+                failure.attempts = max(attempt, failure.attempts + 1)
+                dead = failure.attempts >= self.max_deliveries
+                delay = timedelta(seconds=self.retry_base_s * 2 ** (failure.attempts - 1))
+                failure.status = DEAD if dead else RETRYING
+                failure.next_attempt_at = None if dead else now + delay
+            failure.last_error = error
+            failure.updated_at = now
+            status, attempts = failure.status, failure.attempts
         log.warning(
             "consumer.failed",
             consumer=consumer.name,
             event_id=envelope.id,
             event_type=envelope.type,
-            attempt=attempt,
-            dead=dead,
-            error=values["last_error"],
+            attempt=attempts,
+            dead=status == DEAD,
+            error=error,
         )
-        async with self.db.transaction() as session:
-            statement = dialect_insert(session, ConsumerFailure).values(
-                consumer=consumer.name, event_id=envelope.id, **values
-            )
-            await session.execute(
-                statement.on_conflict_do_update(  # type: ignore[attr-defined]
-                    index_elements=["consumer", "event_id"], set_=values
-                )
-            )
-        return Outcome.dead if dead else Outcome.retrying
+        return Outcome.dead if status == DEAD else Outcome.retrying
 
     async def retry_due(self, *, limit: int = 100, lease_s: float = 60.0) -> int:
         """Re-deliver failures whose time has come; returns how many were attempted.

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from channelhub.experience.rest.deps import PrincipalDep, SessionDep, idempotent
+from channelhub.experience.rest.deps import PrincipalDep, SessionDep
 from channelhub.experience.rest.schemas import READ_ERRORS, WRITE_ERRORS
 from channelhub.platform.auth import service as auth
 from channelhub.platform.auth.scopes import ADMIN
@@ -66,18 +66,14 @@ async def list_api_keys(session: SessionDep, principal: PrincipalDep) -> list[Ap
     return [ApiKey.model_validate(k) for k in await auth.list_keys(session, principal.tenant_id)]
 
 
-@router.post(
-    "/api-keys",
-    status_code=201,
-    responses=WRITE_ERRORS,
-    dependencies=[Depends(idempotent)],
-    summary="Create an API key",
-)
+@router.post("/api-keys", status_code=201, responses=WRITE_ERRORS, summary="Create an API key")
 async def create_api_key(
     data: ApiKeyCreate, session: SessionDep, principal: PrincipalDep, response: Response
 ) -> IssuedApiKey:
     """Create a key with the given scopes. The secret is in this response only; channelhub
-    keeps just its hash. Needs `admin`."""
+    keeps just its hash. Not idempotent by design: no copy of the secret is kept to replay,
+    so a retried request creates a second key (revoke the one you did not receive).
+    Needs `admin`."""
     principal.require(ADMIN)
     issued = await auth.issue_key(
         session, principal.tenant_id, name=data.name, scopes=data.scopes, resources=RESOURCES
