@@ -39,13 +39,19 @@ def minor_unit_exponent(currency: str) -> int:
     return int(get_currency_precision(currency))
 
 
+MAX_AMOUNT = 2**63 - 1
+"""Amounts are stored as 64-bit integers."""
+
+
 class Money(BaseModel):
     """An amount in the currency's minor unit (cents for EUR: 1999 means 19.99 EUR)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     amount: int = Field(
-        description="Amount in minor units of the currency (1999 = 19.99 EUR; 1999 = 1999 JPY)."
+        ge=-MAX_AMOUNT,
+        le=MAX_AMOUNT,
+        description="Amount in minor units of the currency (1999 = 19.99 EUR; 1999 = 1999 JPY).",
     )
     currency: CurrencyCode
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
@@ -137,3 +138,98 @@ async def test_oversized_body_is_413_and_creates_nothing(hub: Hub, tenant: Tenan
     assert response.status_code == 413
     assert response.json()["type"] == "/problems/payload-too-large"
     assert listed.json()["data"] == []
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        pytest.param('{"title": null}', "title", id="null-title"),
+        pytest.param('{"description": null}', "description", id="null-description"),
+        pytest.param('{"attributes": null}', "attributes", id="null-attributes"),
+        pytest.param('{"attributes": {"weight": NaN}}', "attributes", id="nan-attribute"),
+        pytest.param('{"attributes": {"w": Infinity}}', "attributes", id="infinite-attribute"),
+        pytest.param('{"title": "bad\\u0000title"}', None, id="nul-character"),
+    ],
+)
+async def test_unstorable_updates_are_422_and_change_nothing(
+    client: httpx.AsyncClient, change: str, field: str | None
+) -> None:
+    created = await client.post(
+        "/v1/products",
+        json={
+            "title": "Stove",
+            "variants": [{"sku": "ST-1", "title": "G", "price": {"amount": 1, "currency": "EUR"}}],
+        },
+    )
+    product_id = created.json()["id"]
+
+    response = await client.patch(
+        f"/v1/products/{product_id}",
+        content=change.encode(),
+        headers={"Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 422
+    if field is not None:
+        assert response.json()["errors"][0]["pointer"].startswith(f"#/{field}")
+    assert (await client.get(f"/v1/products/{product_id}")).json() == created.json()
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        pytest.param(
+            "/v1/products",
+            {
+                "title": "Yacht",
+                "variants": [
+                    {"sku": "Y-1", "title": "Y", "price": {"amount": 2**70, "currency": "EUR"}}
+                ],
+            },
+            id="amount-beyond-64-bits",
+        ),
+        pytest.param(
+            "/v1/products",
+            {
+                "title": "Nul\x00 byte",
+                "variants": [
+                    {"sku": "N-1", "title": "N", "price": {"amount": 1, "currency": "EUR"}}
+                ],
+            },
+            id="nul-character",
+        ),
+    ],
+)
+async def test_values_a_database_cannot_store_are_refused(
+    client: httpx.AsyncClient, path: str, body: dict[str, object]
+) -> None:
+    response = await client.post(path, json=body)
+
+    assert response.status_code == 422
+    assert (await client.get("/v1/products")).json()["data"] == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param("/v1/products/prd_a%00b", id="path"),
+        pytest.param("/v1/products?sku=A%00B", id="query"),
+        pytest.param("/v1/events?subject=%00", id="event-query"),
+    ],
+)
+async def test_nul_in_a_url_is_422(client: httpx.AsyncClient, url: str) -> None:
+    response = await client.get(url)
+
+    assert response.status_code == 422
+    assert response.json()["detail"] == "text may not contain NUL characters (\\u0000 or %00)"
+
+
+async def test_concurrent_creates_of_one_slug_give_one_brand_and_conflicts(
+    client: httpx.AsyncClient,
+) -> None:
+    responses = await asyncio.gather(
+        *(client.post("/v1/brands", json={"name": "Race", "slug": "race"}) for _ in range(4))
+    )
+
+    assert sorted(r.status_code for r in responses) == [201, 409, 409, 409]
+    assert len((await client.get("/v1/brands")).json()["data"]) == 1

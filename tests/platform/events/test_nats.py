@@ -11,6 +11,7 @@ import pytest
 from channelhub.hub import Hub
 from channelhub.platform.clock import utc_now
 from channelhub.platform.config import Settings
+from channelhub.platform.errors import UnavailableError
 from channelhub.platform.events.consumers import ConsumerRegistry
 from channelhub.platform.events.envelope import EventEnvelope
 from channelhub.platform.events.nats import JetStreamBus
@@ -149,3 +150,33 @@ def test_bus_subject_names_tenant_and_type() -> None:
     )
 
     assert bus.subject_of(envelope) == "ch.ten_1.order.created"
+
+
+async def test_an_existing_stream_keeps_its_operator_limits(nats_hub: Hub) -> None:
+    connection = await nats.connect(nats_hub.settings.bus_url)
+    try:
+        js = connection.jetstream()
+        await js.add_stream(
+            name=nats_hub.settings.nats_stream,
+            subjects=[f"{nats_hub.settings.nats_subject_prefix}.>"],
+            max_age=7 * 24 * 3600,
+            max_bytes=1 << 30,
+            duplicate_window=60,
+        )
+        await nats_hub.connect_bus()
+        config = (await js.stream_info(nats_hub.settings.nats_stream)).config
+    finally:
+        await connection.close()
+
+    assert (config.max_age, config.max_bytes) == (7 * 24 * 3600, 1 << 30)
+    assert config.duplicate_window == nats_hub.settings.nats_duplicate_window_s
+
+
+async def test_credentials_never_appear_in_bus_errors() -> None:
+    bus = JetStreamBus(Settings(bus_url="nats://hub:s3cret@127.0.0.1:9", health_timeout_s=0.5))
+
+    with pytest.raises(UnavailableError) as error:
+        await bus.connect()
+
+    assert "s3cret" not in str(error.value)
+    assert "nats://127.0.0.1:9" in str(error.value)

@@ -168,6 +168,7 @@ async def test_handler_that_keeps_failing_is_dead_lettered_then_retried_on_reque
     assert recorder.handled == []
 
     assert await requeue_failures(hub.db, consumer="broken") == 1
+
     async def cleared() -> bool:
         return await status() is None
 
@@ -277,3 +278,69 @@ async def test_a_redelivery_never_revives_a_dead_letter(hub: Hub, tenant: Tenant
     assert outcomes == [Outcome.retrying, Outcome.retrying, Outcome.dead]
     assert late_redelivery is Outcome.dead
     assert await failure_state(hub, "hopeless", envelope.id) == ("dead", 3)
+
+
+class RefusingBus:
+    """A bus that is down: every publish fails."""
+
+    name = "refusing"
+
+    async def connect(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    async def ping(self) -> None:
+        return None
+
+    async def publish(self, envelopes: object) -> None:
+        raise ConnectionError("bus down")
+
+    async def subscribe(self, subscription: str, delivery: object) -> None:
+        return None
+
+
+async def test_failed_publish_releases_the_batch_at_once(
+    hub: Hub, tenant: TenantKeys, consumers: ConsumerRegistry
+) -> None:
+    recorder = Recorder(tenant_id=tenant.tenant_id)
+    consumers.register("after-outage", recorder)
+    await hub.start(relay=False)
+    first = await emit(hub, tenant.tenant_id, "sub_o", 1)
+
+    with pytest.raises(ConnectionError):
+        await OutboxRelay(hub.db, RefusingBus()).relay_once()  # type: ignore[arg-type]
+    second = await emit(hub, tenant.tenant_id, "sub_o", 2)
+    while await hub.relay.relay_once():
+        pass
+
+    assert [e.id for e in recorder.handled] == [first, second]
+
+
+async def test_prune_forgets_old_events_and_their_processed_records(
+    hub: Hub, tenant: TenantKeys, consumers: ConsumerRegistry
+) -> None:
+    recorder = Recorder(tenant_id=tenant.tenant_id)
+    consumers.register("pruned", recorder)
+    await hub.start(relay=False)
+    event_id = await emit(hub, tenant.tenant_id, "sub_old", 1)
+    while await hub.relay.relay_once():
+        pass
+    far_future = OutboxRelay(
+        hub.db, hub.bus, retention=timedelta(days=1), clock=lambda: utc_now() + timedelta(days=2)
+    )
+
+    await far_future.prune()
+
+    async with hub.db.reader() as session:
+        left_events = await session.scalar(
+            select(func.count()).select_from(OutboxEvent).where(OutboxEvent.id == event_id)
+        )
+        left_records = await session.scalar(
+            select(func.count())
+            .select_from(ProcessedEvent)
+            .where(ProcessedEvent.event_id == event_id)
+        )
+    assert [e.id for e in recorder.handled] == [event_id]
+    assert (left_events, left_records) == (0, 0)

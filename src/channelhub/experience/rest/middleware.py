@@ -84,6 +84,9 @@ class UnitOfWorkMiddleware:
             await self.app(scope, receive, send)
             return
         state = scope.setdefault("state", {})
+        if _has_nul(scope.get("raw_path", b"")) or _has_nul(scope.get("query_string", b"")):
+            await _refuse_nul(scope, receive, send)
+            return
         if scope["method"] in _SAFE_METHODS:
             async with self.db.reader() as session:
                 state["session"] = session
@@ -99,6 +102,9 @@ class UnitOfWorkMiddleware:
                 f"the request body exceeds {self.max_body_bytes} bytes",
             )
             await too_large(scope, receive, send)
+            return
+        if _has_nul(body):
+            await _refuse_nul(scope, receive, send)
             return
         replay = _replaying(body, receive)
         held: list[Message] = []
@@ -124,6 +130,21 @@ class UnitOfWorkMiddleware:
             return
         for message in held:
             await send(message)
+
+
+_NUL_FORMS = (b"%00", b"\\u0000", b"\x00")
+
+
+def _has_nul(raw: bytes) -> bool:
+    """NUL in a URL (%00) or a JSON string (\\u0000): no database stores it the same way."""
+    return any(form in raw for form in _NUL_FORMS)
+
+
+async def _refuse_nul(scope: Scope, receive: Receive, send: Send) -> None:
+    response = problem_response(
+        Request(scope), 422, "text may not contain NUL characters (\\u0000 or %00)"
+    )
+    await response(scope, receive, send)
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:

@@ -13,7 +13,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -200,6 +200,15 @@ def _http_error(request: Request, exc: Exception) -> Response:
 
 
 def _database_error(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, DataError):
+        # The database refused a value (a NUL character, a number out of its range...):
+        # bad input, not a server fault.
+        return problem_response(
+            request,
+            422,
+            "a value cannot be stored: it contains a NUL character or is out of range",
+            code="unstorable_value",
+        )
     if is_connection_error(exc):
         log.warning("http.database_unavailable", error=type(exc).__name__)
         return problem_response(

@@ -66,13 +66,15 @@ class Database:
     def __init__(self, settings: Settings) -> None:
         self.url = settings.database_url
         self.is_sqlite = settings.is_sqlite
+        # hide_parameters: statements in error logs never carry values (secrets, PII).
         if self.is_sqlite:
-            self.engine = create_async_engine(self.url)
+            self.engine = create_async_engine(self.url, hide_parameters=True)
             _configure_sqlite(self.engine, settings.sqlite_busy_timeout_ms)
             writer_engine = self.engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
         else:
             self.engine = create_async_engine(
                 self.url,
+                hide_parameters=True,
                 pool_size=settings.db_pool_size,
                 max_overflow=settings.db_pool_size,
                 pool_pre_ping=True,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
+from urllib.parse import urlsplit, urlunsplit
 
 import structlog
 from nats.aio.client import Client
@@ -32,6 +33,14 @@ _REDELIVER_DELAY_S = 5.0
 _ACK_WAIT_S = 60.0
 
 
+def _without_credentials(url: str) -> str:
+    """The URL as it may be logged: user and password removed."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 async def _log_error(error: Exception) -> None:
     log.warning("bus.nats_error", error=repr(error))
 
@@ -52,6 +61,7 @@ class JetStreamBus:
         self.stream = settings.nats_stream
         self.prefix = settings.nats_subject_prefix
         self.duplicate_window = settings.nats_duplicate_window_s
+        self.max_age = settings.outbox_retention_hours * 3600.0
         self.timeout = settings.health_timeout_s
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
@@ -82,21 +92,28 @@ class JetStreamBus:
         except Exception as exc:
             await client.close()
             await self.close()
-            raise UnavailableError(f"NATS JetStream unreachable at {self.url}: {exc!r}") from exc
+            where = _without_credentials(self.url)
+            raise UnavailableError(f"NATS JetStream unreachable at {where}: {exc!r}") from exc
 
     async def _ensure_stream(self) -> None:
-        config = StreamConfig(
-            name=self.stream,
-            subjects=[f"{self.prefix}.>"],
-            duplicate_window=self.duplicate_window,
-        )
+        """Create the stream when missing. An existing stream keeps the limits its operator
+        set; only a duplicate window shorter than configured is widened."""
         js = self._jetstream()
         try:
-            await js.stream_info(self.stream)
+            info = await js.stream_info(self.stream)
         except NotFoundError:
-            await js.add_stream(config)
-        else:
-            await js.update_stream(config)
+            await js.add_stream(
+                StreamConfig(
+                    name=self.stream,
+                    subjects=[f"{self.prefix}.>"],
+                    duplicate_window=self.duplicate_window,
+                    max_age=self.max_age,
+                )
+            )
+            return
+        if (info.config.duplicate_window or 0) < self.duplicate_window:
+            info.config.duplicate_window = self.duplicate_window
+            await js.update_stream(info.config)
 
     def _jetstream(self) -> JetStreamContext:
         if self._js is None:
@@ -172,9 +189,14 @@ class JetStreamBus:
         handlers still get full batches under load.
         """
         messages = await pull.fetch(1, timeout=_FETCH_WAIT_S)
-        pending = min((await pull.consumer_info()).num_pending or 0, _FETCH_BATCH - 1)
-        if pending:
-            messages += await pull.fetch(pending, timeout=_FETCH_WAIT_S)
+        try:
+            pending = min((await pull.consumer_info()).num_pending or 0, _FETCH_BATCH - 1)
+            if pending:
+                messages += await pull.fetch(pending, timeout=_FETCH_WAIT_S)
+        except Exception:
+            # Another worker took them, or the server is busy: hand over what we hold
+            # rather than leave it unacknowledged until ack_wait.
+            log.debug("bus.drain_skipped")
         return messages
 
     async def _deliver(self, subscription: str, messages: list[Msg], delivery: Delivery) -> None:

@@ -20,7 +20,7 @@ from channelhub.platform.clock import Clock, utc_now
 from channelhub.platform.db.database import Database
 from channelhub.platform.events.bus import EventBus
 from channelhub.platform.events.envelope import EventEnvelope
-from channelhub.platform.events.models import OutboxEvent
+from channelhub.platform.events.models import OutboxEvent, ProcessedEvent
 from channelhub.platform.events.outbox import envelope_of
 from channelhub.platform.observability import EVENTS_PUBLISHED, OUTBOX_PENDING
 
@@ -82,8 +82,15 @@ class OutboxRelay:
         envelopes = await self._claim()
         if not envelopes:
             return 0
-        await self.bus.publish(envelopes)
-        await self._mark_published([envelope.id for envelope in envelopes])
+        ids = [envelope.id for envelope in envelopes]
+        try:
+            await self.bus.publish(envelopes)
+        except Exception:
+            # Give the batch back at once: holding it for the lease would let later events
+            # of the same subjects overtake it.
+            await self._release(ids)
+            raise
+        await self._mark_published(ids)
         EVENTS_PUBLISHED.inc(len(envelopes))
         return len(envelopes)
 
@@ -104,6 +111,14 @@ class OutboxRelay:
             for row in rows:
                 row.claimed_until = now + self.claim_timeout
             return [envelope_of(row) for row in rows]
+
+    async def _release(self, event_ids: list[str]) -> None:
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(OutboxEvent)
+                .where(OutboxEvent.id.in_(event_ids), OutboxEvent.published_at.is_(None))
+                .values(claimed_until=None)
+            )
 
     async def _mark_published(self, event_ids: list[str]) -> None:
         async with self.db.transaction() as session:
@@ -129,12 +144,24 @@ class OutboxRelay:
             return
         self._last_prune = now
         await self.pending()
+        await self.prune()
+
+    async def prune(self) -> None:
+        """Forget published events older than the retention, and consumers' records of them."""
+        cutoff = self.clock() - self.retention
         async with self.db.transaction() as session:
-            result = await session.execute(
+            events = await session.execute(
                 delete(OutboxEvent).where(
-                    OutboxEvent.published_at.is_not(None),
-                    OutboxEvent.published_at < now - self.retention,
+                    OutboxEvent.published_at.is_not(None), OutboxEvent.published_at < cutoff
                 )
             )
-        if removed := int(result.rowcount):  # type: ignore[attr-defined]
-            log.info("relay.pruned", events=removed)
+            # A consumer's record of an event is needed only while the event can still be
+            # redelivered: never after it left the log (and the JetStream stream, whose
+            # max_age is the same retention).
+            records = await session.execute(
+                delete(ProcessedEvent).where(ProcessedEvent.processed_at < cutoff)
+            )
+        removed = int(events.rowcount)  # type: ignore[attr-defined]
+        forgotten = int(records.rowcount)  # type: ignore[attr-defined]
+        if removed or forgotten:
+            log.info("relay.pruned", events=removed, processed_records=forgotten)

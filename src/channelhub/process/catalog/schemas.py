@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from channelhub.platform.money import Money
 
@@ -19,7 +19,7 @@ Sku = Annotated[
     ),
 ]
 Title = Annotated[str, Field(min_length=1, max_length=300, description="Display title.")]
-AttributeValue = str | int | float | bool
+AttributeValue = str | int | Annotated[float, Field(allow_inf_nan=False)] | bool
 Attributes = Annotated[
     dict[Annotated[str, Field(min_length=1, max_length=100)], AttributeValue],
     Field(
@@ -28,6 +28,13 @@ Attributes = Annotated[
         examples=[{"size": "M", "colour": "green"}],
     ),
 ]
+
+
+def _present(value: object) -> object:
+    """Update fields may be left out, but not set to null (they always have a value)."""
+    if value is None:
+        raise ValueError("may not be null; leave the field out to keep its value")
+    return value
 
 
 class ProductStatus(StrEnum):
@@ -54,6 +61,11 @@ class VariantUpdate(BaseModel):
     title: Title | None = Field(None, description="New display title.")
     price: Money | None = Field(None, description="New unit price.")
     attributes: Attributes | None = Field(None, description="Replaces all attributes.")
+
+    @field_validator("sku", "title", "price", "attributes")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        return _present(value)
 
 
 class Variant(BaseModel):
@@ -94,8 +106,15 @@ class ProductUpdate(BaseModel):
     title: Title | None = Field(None, description="New display title.")
     description: str | None = Field(None, max_length=20_000, description="Long description.")
     status: ProductStatus | None = Field(None, description="draft, active or archived.")
-    brand_id: str | None = Field(None, description="The brand the product belongs to.")
+    brand_id: str | None = Field(
+        None, description="The brand the product belongs to; null removes it."
+    )
     attributes: Attributes | None = Field(None, description="Replaces all attributes.")
+
+    @field_validator("title", "description", "status", "attributes")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        return _present(value)
 
 
 class Product(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channelhub.platform.auth.principal import Principal
@@ -14,6 +15,14 @@ from channelhub.process.channels.events import BRAND_CREATED, SALES_CHANNEL_CREA
 from channelhub.process.channels.repository import BrandRepository, SalesChannelRepository
 
 
+async def _flush(session: AsyncSession, conflict: str) -> None:
+    """Flush; a concurrent create that took the slug after our check is a conflict."""
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise ConflictError(conflict, field="slug") from exc
+
+
 async def create_brand(
     session: AsyncSession, principal: Principal, data: schemas.BrandCreate
 ) -> schemas.Brand:
@@ -22,7 +31,7 @@ async def create_brand(
     if await brands.slug_taken(data.slug):
         raise ConflictError(f"a brand with slug {data.slug!r} exists", field="slug")
     brand = brands.add(models.Brand(id=new_id("brd"), name=data.name, slug=data.slug))
-    await session.flush()
+    await _flush(session, f"a brand with slug {data.slug!r} exists")
     result = schemas.Brand.model_validate(brand)
     await record_event(
         session, BRAND_CREATED, tenant_id=principal.tenant_id, subject=brand.id, data=result
@@ -71,7 +80,7 @@ async def create_sales_channel(
             currency=data.currency,
         )
     )
-    await session.flush()
+    await _flush(session, f"a sales channel with slug {data.slug!r} exists")
     result = schemas.SalesChannel.model_validate(channel)
     await record_event(
         session,
