@@ -6,9 +6,8 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
-from channelhub.cli.common import console, load_settings, open_hub, run
+from channelhub.cli.common import console, id_table, load_settings, open_hub, run
 from channelhub.platform.auth import service as auth
 from channelhub.process.access import RESOURCES
 
@@ -52,7 +51,7 @@ def list_tenants() -> None:
     async def main() -> None:
         async with open_hub(settings) as hub, hub.db.reader() as session:
             found = await auth.list_tenants(session)
-        table = Table("id", "slug", "name", "created")
+        table = id_table("id", "slug", "name", "created")
         for tenant in found:
             table.add_row(
                 tenant.id, tenant.slug, escape(tenant.name), tenant.created_at.isoformat()
@@ -99,7 +98,7 @@ def list_keys(tenant: TenantOption) -> None:
         async with open_hub(settings) as hub, hub.db.reader() as session:
             found = await auth.get_tenant(session, tenant)
             rows = await auth.list_keys(session, found.id)
-        table = Table("id", "name", "prefix", "scopes", "created", "revoked")
+        table = id_table("id", "name", "prefix", "scopes", "created", "revoked")
         for key in rows:
             table.add_row(
                 key.id,

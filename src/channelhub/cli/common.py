@@ -12,6 +12,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 
 from channelhub import migrations
 from channelhub.hub import Hub
@@ -40,6 +41,17 @@ EXIT_CODES = {
     ErrorKind.precondition_failed: 6,
     ErrorKind.unavailable: 69,
 }
+
+
+def id_table(*columns: str, ids: tuple[str, ...] = ("id",)) -> Table:
+    """A table whose id columns are never cut or wrapped, so they can be copied whole."""
+    result = Table()
+    for column in columns:
+        if column in ids:
+            result.add_column(column, no_wrap=True, min_width=30)
+        else:
+            result.add_column(column, overflow="fold")
+    return result
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

@@ -7,10 +7,9 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 from sqlalchemy import select
 
-from channelhub.cli.common import console, fail, load_settings, open_hub, run
+from channelhub.cli.common import console, fail, id_table, load_settings, open_hub, run
 from channelhub.platform.auth.service import get_tenant
 from channelhub.platform.clock import as_utc
 from channelhub.platform.events.consumers import requeue_failures
@@ -80,7 +79,16 @@ def failures(
             if dead_only:
                 statement = statement.where(ConsumerFailure.status == "dead")
             rows = (await session.scalars(statement.limit(500))).all()
-        table = Table("consumer", "event", "type", "status", "attempts", "next attempt", "error")
+        table = id_table(
+            "consumer",
+            "event",
+            "type",
+            "status",
+            "attempts",
+            "next attempt",
+            "error",
+            ids=("event",),
+        )
         for row in rows:
             table.add_row(
                 row.consumer,
