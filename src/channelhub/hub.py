@@ -4,7 +4,6 @@ runs them. ``serve`` runs all of it beside the API; ``worker`` runs consumers on
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 from datetime import timedelta
 
@@ -21,6 +20,7 @@ from channelhub.platform.events.bus import Delivery, EventBus, make_bus
 from channelhub.platform.events.consumers import Consumer, ConsumerRegistry, ConsumerRunner
 from channelhub.platform.events.outbox import OUTBOX_WRITTEN
 from channelhub.platform.events.relay import OutboxRelay
+from channelhub.platform.tasks import cancel_all
 from channelhub.process.access import RESOURCES
 
 log = structlog.get_logger(__name__)
@@ -139,12 +139,7 @@ class Hub:
             await asyncio.sleep(_HOUSEKEEPING_INTERVAL_S)
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
+        await cancel_all(self._tasks)
         self._started = False
         await self._disconnect_bus()
         await self.db.dispose()

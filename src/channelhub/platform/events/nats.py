@@ -8,7 +8,6 @@ A message is acknowledged only after its consumer's transaction committed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Sequence
 from urllib.parse import urlsplit, urlunsplit
 
@@ -24,6 +23,7 @@ from channelhub.platform.config import Settings
 from channelhub.platform.errors import UnavailableError
 from channelhub.platform.events.bus import Delivery
 from channelhub.platform.events.envelope import EventEnvelope
+from channelhub.platform.tasks import cancel_all
 
 log = structlog.get_logger(__name__)
 
@@ -121,12 +121,7 @@ class JetStreamBus:
         return self._js
 
     async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
+        await cancel_all(self._tasks)
         if self._nc is not None and not self._nc.is_closed:
             await self._nc.close()
         self._nc = self._js = None

@@ -11,6 +11,7 @@ from channelhub.platform.auth.principal import Principal
 from channelhub.platform.clock import Clock, utc_now
 from channelhub.platform.db.pagination import Page, PageRequest
 from channelhub.platform.errors import ConflictError, PreconditionFailedError
+from channelhub.platform.events.catalog import EventType
 from channelhub.platform.events.outbox import record_event
 from channelhub.platform.ids import new_id
 from channelhub.platform.money import Money
@@ -83,6 +84,26 @@ async def _flush(session: AsyncSession, sku_by_field: dict[str, str]) -> None:
         raise SkuTaken(sku, field=field) from exc
 
 
+async def _emit(
+    session: AsyncSession,
+    principal: Principal,
+    event_type: EventType,
+    product: models.Product,
+    clock: Clock,
+) -> schemas.Product:
+    """Record ``event_type`` carrying the product as it now is, and return that view."""
+    result = to_schema(product)
+    await record_event(
+        session,
+        event_type,
+        tenant_id=principal.tenant_id,
+        subject=product.id,
+        data=result,
+        clock=clock,
+    )
+    return result
+
+
 async def create_product(
     session: AsyncSession,
     principal: Principal,
@@ -113,16 +134,7 @@ async def create_product(
         variant.tenant_id = principal.tenant_id
     products.add(product)
     await _flush(session, sku_by_field)
-    result = to_schema(product)
-    await record_event(
-        session,
-        PRODUCT_CREATED,
-        tenant_id=principal.tenant_id,
-        subject=product.id,
-        data=result,
-        clock=clock,
-    )
-    return result
+    return await _emit(session, principal, PRODUCT_CREATED, product, clock)
 
 
 async def _load_for_change(
@@ -142,6 +154,13 @@ async def _load_for_change(
     return product
 
 
+def _variant_of(product: models.Product, variant_id: str) -> models.Variant:
+    variant = next((v for v in product.variants if v.id == variant_id), None)
+    if variant is None:
+        raise VariantNotFound(f"product {product.id!r} has no variant {variant_id!r}")
+    return variant
+
+
 async def _commit_change(
     session: AsyncSession,
     principal: Principal,
@@ -153,16 +172,7 @@ async def _commit_change(
     product.version += 1
     product.updated_at = clock()
     await _flush(session, new_skus or {})
-    result = to_schema(product)
-    await record_event(
-        session,
-        PRODUCT_UPDATED,
-        tenant_id=principal.tenant_id,
-        subject=product.id,
-        data=result,
-        clock=clock,
-    )
-    return result
+    return await _emit(session, principal, PRODUCT_UPDATED, product, clock)
 
 
 async def update_product(
@@ -220,9 +230,7 @@ async def update_variant(
     principal.require(WRITE)
     products = ProductRepository(session, principal.tenant_id)
     product = await _load_for_change(products, product_id, expected_version)
-    variant = next((v for v in product.variants if v.id == variant_id), None)
-    if variant is None:
-        raise VariantNotFound(f"product {product_id!r} has no variant {variant_id!r}")
+    variant = _variant_of(product, variant_id)
     new_skus: dict[str, str] = {}
     if data.sku is not None and data.sku != variant.sku:
         new_skus["sku"] = data.sku
@@ -249,9 +257,7 @@ async def remove_variant(
     principal.require(WRITE)
     products = ProductRepository(session, principal.tenant_id)
     product = await _load_for_change(products, product_id, expected_version)
-    variant = next((v for v in product.variants if v.id == variant_id), None)
-    if variant is None:
-        raise VariantNotFound(f"product {product_id!r} has no variant {variant_id!r}")
+    variant = _variant_of(product, variant_id)
     if len(product.variants) == 1:
         raise ConflictError(
             "a product keeps at least one variant; archive the product instead",
