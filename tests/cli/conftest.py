@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 from tests.cli.runner import Cli, sqlite_url
-from tests.fixtures.services import POSTGRES_ADMIN_URL, service_missing
+from tests.fixtures.services import create_postgres_database, drop_postgres_database
 
 
 @pytest.fixture(autouse=True)
@@ -30,25 +28,12 @@ def clean_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
 
 
-async def _postgres_admin(statement: str) -> None:
-    connection = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
 @pytest.fixture
 def postgresql_empty_url() -> Iterator[str]:
     """A new, empty (unmigrated) PostgreSQL database, dropped after the test."""
-    name = f"channelhub_cli_{uuid.uuid4().hex[:12]}"
-    try:
-        asyncio.run(_postgres_admin(f'CREATE DATABASE "{name}"'))
-    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        service_missing(f"PostgreSQL at {POSTGRES_ADMIN_URL}", exc)
-    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    yield f"{base}/{name}"
-    asyncio.run(_postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    url = asyncio.run(create_postgres_database("channelhub_cli"))
+    yield url
+    asyncio.run(drop_postgres_database(url))
 
 
 @pytest.fixture

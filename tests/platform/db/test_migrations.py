@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -16,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from channelhub import migrations
 from channelhub.migrations.models import Base
-from tests.fixtures.services import POSTGRES_ADMIN_URL, service_missing
+from tests.fixtures.services import create_postgres_database, drop_postgres_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -30,18 +28,11 @@ async def empty_engine(
         await engine.dispose()
         return
     request.applymarker(pytest.mark.postgres)
-    name = f"channelhub_migrations_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
-    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        service_missing("PostgreSQL", exc)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    engine = create_async_engine(f"{base}/{name}")
+    url = await create_postgres_database("channelhub_migrations")
+    engine = create_async_engine(url)
     yield engine
     await engine.dispose()
-    await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    await admin.close()
+    await drop_postgres_database(url)
 
 
 def tables(connection: Connection) -> set[str]:
