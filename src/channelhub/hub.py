@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 import structlog
@@ -22,10 +24,33 @@ from channelhub.platform.events.outbox import OUTBOX_WRITTEN
 from channelhub.platform.events.relay import OutboxRelay
 from channelhub.platform.tasks import cancel_all
 from channelhub.process.access import RESOURCES
+from channelhub.process.inventory.reservations import expire_due
 
 log = structlog.get_logger(__name__)
 
-_HOUSEKEEPING_INTERVAL_S = 600.0
+
+@dataclass(frozen=True)
+class Job:
+    """Periodic work that runs beside the relay (in ``serve``, or ``worker --relay``).
+    ``run`` returns how many things it did; every job is safe to run in several processes."""
+
+    name: str
+    interval_s: float
+    run: Callable[[Database], Awaitable[int]]
+
+
+async def _purge_idempotency_keys(db: Database) -> int:
+    async with db.transaction() as session:
+        return await idempotency.purge_expired(session)
+
+
+def default_jobs(settings: Settings) -> list[Job]:
+    return [
+        Job("idempotency_keys_purged", 600.0, _purge_idempotency_keys),
+        Job("reservations_expired", settings.reservation_expiry_interval_s, expire_due),
+    ]
+
+
 _BUS_RETRY_S = 5.0
 
 
@@ -60,6 +85,7 @@ class Hub:
             max_deliveries=settings.consumer_max_deliveries,
             retry_base_s=settings.consumer_retry_base_s,
         )
+        self.jobs = default_jobs(settings)
         self.db.on_commit(self._wake_relay)
         self._tasks: list[asyncio.Task[None]] = []
         self._bus_connected = False
@@ -103,7 +129,8 @@ class Hub:
             )
         if relay:
             self._tasks.append(asyncio.create_task(self.relay.run(), name="relay"))
-            self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
+            for job in self.jobs:
+                self._tasks.append(asyncio.create_task(self._every(job), name=job.name))
         log.info(
             "hub.started",
             database=self.db.engine.dialect.name,
@@ -126,17 +153,15 @@ class Hub:
     def _delivery_for(self, consumer: Consumer) -> Delivery:
         return functools.partial(self.runner.deliver_batch, consumer)
 
-    async def _housekeeping(self) -> None:
-        """Forget expired idempotency keys (the relay prunes the event log itself)."""
+    async def _every(self, job: Job) -> None:
         while True:
             try:
-                async with self.db.transaction() as session:
-                    purged = await idempotency.purge_expired(session)
-                if purged:
-                    log.info("housekeeping.idempotency_purged", keys=purged)
+                done = await job.run(self.db)
+                if done:
+                    log.info("job.done", job=job.name, count=done)
             except Exception:
-                log.exception("housekeeping.failed")
-            await asyncio.sleep(_HOUSEKEEPING_INTERVAL_S)
+                log.exception("job.failed", job=job.name)
+            await asyncio.sleep(job.interval_s)
 
     async def stop(self) -> None:
         await cancel_all(self._tasks)

@@ -11,7 +11,15 @@ import channelhub
 from channelhub.experience.rest import deps
 from channelhub.experience.rest.middleware import RequestContextMiddleware, UnitOfWorkMiddleware
 from channelhub.experience.rest.problems import install_problem_handlers
-from channelhub.experience.rest.routes import access, catalog, channels, events, health
+from channelhub.experience.rest.routes import (
+    access,
+    catalog,
+    channels,
+    events,
+    health,
+    inventory,
+    stores,
+)
 from channelhub.platform.runtime import Runtime
 
 DESCRIPTION = """\
@@ -53,7 +61,7 @@ def create_app(hub: Runtime, *, run_background: bool = True) -> FastAPI:
     app.state.hub = hub
     install_problem_handlers(app)
     app.add_exception_handler(deps.ReplayedResponse, deps.replay)
-    for module in (health, access, channels, catalog, events):
+    for module in (health, access, channels, catalog, stores, inventory, events):
         app.include_router(module.router)
     app.add_middleware(
         UnitOfWorkMiddleware, db=hub.db, max_body_bytes=hub.settings.max_request_body_bytes

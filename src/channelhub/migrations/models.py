@@ -6,5 +6,16 @@ from channelhub.platform.db.base import Base
 from channelhub.platform.events import models as event_models
 from channelhub.process.catalog import models as catalog_models
 from channelhub.process.channels import models as channel_models
+from channelhub.process.inventory import models as inventory_models
+from channelhub.process.stores import models as store_models
 
-__all__ = ["Base", "auth_models", "catalog_models", "channel_models", "event_models", "idempotency"]
+__all__ = [
+    "Base",
+    "auth_models",
+    "catalog_models",
+    "channel_models",
+    "event_models",
+    "idempotency",
+    "inventory_models",
+    "store_models",
+]

@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     idempotency_ttl_hours: Annotated[int, Field(ge=1)] = Field(
         24, description="How long an Idempotency-Key and its response are remembered."
     )
+    reservation_expiry_interval_s: Annotated[float, Field(gt=0)] = Field(
+        5.0, description="How often lapsed reservations are looked for and released."
+    )
     health_timeout_s: Annotated[float, Field(gt=0)] = Field(
         2.0, description="Time budget of each /readyz dependency check."
     )

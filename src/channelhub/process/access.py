@@ -6,4 +6,6 @@ RESOURCES: dict[str, str] = {
     "catalog": "Products and their variants.",
     "channels": "Brands and sales channels.",
     "events": "The event log (read) and consumer failures.",
+    "stores": "Locations: warehouses and retail stores.",
+    "inventory": "Stock levels, reservations and availability.",
 }
