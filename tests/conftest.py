@@ -14,4 +14,5 @@ pytest_plugins = [
     "tests.fixtures.services",
     "tests.fixtures.hub",
     "tests.fixtures.events",
+    "tests.fixtures.inventory",
 ]

@@ -126,8 +126,10 @@ def problem_response(
     code: str | None = None,
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
-    **extra: Any,
+    extra: dict[str, Any] | None = None,
 ) -> Response:
+    """A problem+json response. ``extra`` members (facts a client can act on) never
+    replace the standard ones."""
     slug = _SLUG_OF_STATUS.get(status, "internal")
     body: dict[str, Any] = {
         "type": f"/problems/{slug}",
@@ -141,7 +143,9 @@ def problem_response(
         body["request_id"] = request.scope.get("state", {}).get("request_id")
     if errors:
         body["errors"] = errors
-    body.update({k: v for k, v in extra.items() if v is not None})
+    for key, value in (extra or {}).items():
+        if value is not None and key not in body:
+            body[key] = value
     return Response(
         orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON, headers=headers
     )
@@ -165,7 +169,7 @@ def _channelhub_error(request: Request, exc: Exception) -> Response:
     if status == 503:
         headers = {"Retry-After": "5"}
     return problem_response(
-        request, status, exc.detail, code=exc.code, errors=errors, headers=headers, **exc.extra
+        request, status, exc.detail, code=exc.code, errors=errors, headers=headers, extra=exc.extra
     )
 
 

@@ -80,7 +80,7 @@ async def follow(
                     OutboxEvent.position > after - lookback
                 )
             )
-            seen = dict(visible.tuples())
+            seen = dict(visible)
         else:
             first = await session.scalar(
                 select(func.min(OutboxEvent.position)).where(OutboxEvent.time >= since)

@@ -212,7 +212,7 @@ async def _served(session: AsyncSession, location_ids: list[str]) -> dict[str, l
         )
     )
     served: dict[str, list[str]] = {}
-    for location_id, channel in rows.tuples():
+    for location_id, channel in rows:
         served.setdefault(location_id, []).append(channel)
     return served
 
@@ -236,7 +236,7 @@ async def _channel_totals(
         )
         .group_by(StockLevel.variant_id, LocationChannel.sales_channel_id)
     )
-    return {(v, c): int(total or 0) for v, c, total in (await session.execute(statement)).tuples()}
+    return {(v, c): int(total or 0) for v, c, total in (await session.execute(statement))}
 
 
 async def _edge(

@@ -354,7 +354,7 @@ async def finish(
         raise ConflictError(
             f"reservation {reservation_id!r} is already {reservation.status}",
             code="reservation_finished",
-            status=reservation.status,
+            reservation_status=reservation.status,
         )
     await _finish(session, principal, reservation, status, clock)
     return await _emit(session, principal, _FINISHED_EVENT[status], reservation)

@@ -246,4 +246,4 @@ async def stock_levels(
         .where(StockLevel.tenant_id == principal.tenant_id, StockLevel.variant_id == variant.id)
         .order_by(Location.code)
     )
-    return [level_schema(level, sku, location) for level, location in rows.tuples()]
+    return [level_schema(level, sku, location) for level, location in rows]

@@ -73,7 +73,7 @@ async def readyz(request: Request) -> Response:
         503,
         f"not ready: {failing}",
         headers={"Retry-After": "5"},
-        checks=[c.model_dump() for c in checks],
+        extra={"checks": [c.model_dump() for c in checks]},
     )
 
 
