@@ -1,4 +1,5 @@
-"""Demo data: a brand, a web shop and a few outdoor products in the default tenant.
+"""Demo data: a brand, a web shop, a few outdoor products, a warehouse and a pickup store
+with stock, in the default tenant.
 
 Loading is idempotent (keyed on the brand slug and the SKUs), so ``serve --demo`` can run
 on every start.
@@ -17,6 +18,11 @@ from channelhub.process.catalog.repository import ProductRepository
 from channelhub.process.channels import schemas as channel_schemas
 from channelhub.process.channels import service as channels
 from channelhub.process.channels.repository import BrandRepository
+from channelhub.process.inventory import service as inventory
+from channelhub.process.inventory.schemas import StockUpdate, StockUpdateBatch
+from channelhub.process.stores import schemas as store_schemas
+from channelhub.process.stores import service as stores
+from channelhub.process.stores.repository import LocationRepository
 
 DEMO_TENANT = "default"
 DEMO_BRAND = "northwind"
@@ -70,18 +76,75 @@ def demo_products(brand_id: str) -> list[catalog_schemas.ProductCreate]:
     ]
 
 
+def demo_locations(channel_id: str) -> list[store_schemas.LocationCreate]:
+    link = [store_schemas.ChannelLink(sales_channel_id=channel_id, priority=1)]
+    return [
+        store_schemas.LocationCreate(
+            code="WH-LIS",
+            name="Lisbon warehouse",
+            kind=store_schemas.LocationKind.warehouse,
+            address=store_schemas.Address(line1="Rua do Armazém 1", city="Lisboa", country="PT"),
+            latitude=38.7223,
+            longitude=-9.1393,
+            timezone="Europe/Lisbon",
+            ships=True,
+            channels=link,
+        ),
+        store_schemas.LocationCreate(
+            code="ST-PORTO",
+            name="Porto store",
+            kind=store_schemas.LocationKind.store,
+            address=store_schemas.Address(
+                line1="Rua de Santa Catarina 10", city="Porto", country="PT"
+            ),
+            latitude=41.1496,
+            longitude=-8.6060,
+            timezone="Europe/Lisbon",
+            ships=False,
+            pickup=True,
+            channels=[store_schemas.ChannelLink(sales_channel_id=channel_id, priority=2)],
+        ),
+    ]
+
+
+async def _load_locations_and_stock(
+    session: AsyncSession,
+    principal: Principal,
+    channel_id: str,
+    products: list[catalog_schemas.ProductCreate],
+) -> None:
+    locations = LocationRepository(session, principal.tenant_id)
+    for location in demo_locations(channel_id):
+        if await locations.by_code(location.code) is None:
+            await stores.create_location(session, principal, location)
+    skus = [v.sku for product in products for v in product.variants]
+    await inventory.apply_updates(
+        session,
+        principal,
+        StockUpdateBatch(
+            source="demo",
+            updates=[
+                StockUpdate(sku=sku, location=code, on_hand=quantity, version=1, reason="demo")
+                for index, sku in enumerate(skus)
+                for code, quantity in (("WH-LIS", 20 + 5 * index), ("ST-PORTO", index % 3))
+            ],
+        ),
+    )
+
+
 async def load_demo(session: AsyncSession) -> int:
     """Load the demo into the default tenant; returns how many products were created."""
     tenant = await get_tenant(session, DEMO_TENANT)
     principal = Principal.system(tenant.id)
     brand = await BrandRepository(session, tenant.id).by_slug(DEMO_BRAND)
+    channel_id = None
     if brand is None:
         created = await channels.create_brand(
             session,
             principal,
             channel_schemas.BrandCreate(name="Northwind Outdoor", slug=DEMO_BRAND),
         )
-        await channels.create_sales_channel(
+        web = await channels.create_sales_channel(
             session,
             principal,
             channel_schemas.SalesChannelCreate(
@@ -92,13 +155,16 @@ async def load_demo(session: AsyncSession) -> int:
                 currency="EUR",
             ),
         )
-        brand_id = created.id
+        brand_id, channel_id = created.id, web.id
     else:
         brand_id = brand.id
     products = ProductRepository(session, tenant.id)
     count = 0
-    for product in demo_products(brand_id):
+    wanted = demo_products(brand_id)
+    for product in wanted:
         if not await products.variants_by_sku([v.sku for v in product.variants]):
             await catalog.create_product(session, principal, product)
             count += 1
+    if channel_id is not None:
+        await _load_locations_and_stock(session, principal, channel_id, wanted)
     return count

@@ -313,7 +313,9 @@ def test_worker_with_relay_publishes_the_outbox_and_stops_on_sigterm(
         worker.wait_for(lambda: unpublished_events(postgresql_empty_url) == 0, "a drained outbox")
         code = worker.terminate()
 
-    assert pending == 6  # brand, web shop and four products
+    # brand, web shop, 4 products, 2 locations, 13 stock levels and 13 availability edges
+    # (8 SKUs back in stock in the channel, 5 at the pickup store)
+    assert pending == 34
     assert stream_messages(nats_url, stream) == pending
     assert worker.stdout() == "worker running 0 consumer(s); relay: True\n"
     assert code == 0

@@ -7,6 +7,7 @@ import typer
 from channelhub.cli import server
 from channelhub.cli.admin import keys, tenants
 from channelhub.cli.events import events
+from channelhub.cli.stock import stock
 
 app = typer.Typer(
     name="channelhub",
@@ -21,6 +22,7 @@ for verb in (server.serve, server.worker, server.migrate, server.demo):
 app.add_typer(tenants, name="tenants")
 app.add_typer(keys, name="keys")
 app.add_typer(events, name="events")
+app.add_typer(stock, name="stock")
 
 
 def main() -> None:

@@ -8,14 +8,12 @@ import socket
 from typing import Annotated
 
 import typer
-import uvicorn
 from alembic.util.exc import CommandError
 from rich.panel import Panel
 
 from channelhub import migrations
 from channelhub.cli.common import console, ensure_schema, fail, load_settings, open_hub, run
 from channelhub.demo import load_demo
-from channelhub.experience.app import create_app
 from channelhub.hub import Hub
 from channelhub.platform.auth.service import IssuedKey
 from channelhub.platform.errors import InvalidError, UnavailableError
@@ -73,6 +71,11 @@ def serve(
     created and the key is printed once (or CHANNELHUB_BOOTSTRAP_ADMIN_KEY is used).
     """
     settings = load_settings()
+
+    # The web stack is imported here, not at module level: other verbs start 2 s faster.
+    import uvicorn
+
+    from channelhub.experience.app import create_app
 
     bind_host, bind_port = host or settings.host, port or settings.port
     base_url = f"http://{bind_host}:{bind_port}"

@@ -13,17 +13,18 @@ class Principal:
     tenant_id: str
     key_id: str | None
     scopes: frozenset[str]
+    name: str = "system"
 
     @property
     def actor(self) -> str:
-        """What the audit trail records as having acted."""
-        return self.key_id or "system"
+        """What the audit trail records as having acted: the API key, or the named job."""
+        return self.key_id or self.name
 
     def require(self, scope: str) -> None:
         if not grants(self.scopes, scope):
             raise ForbiddenError(f"this API key lacks the {scope!r} scope", required_scope=scope)
 
     @classmethod
-    def system(cls, tenant_id: str) -> Principal:
-        """The hub itself acting for a tenant (CLI, consumers, demo loader)."""
-        return cls(tenant_id=tenant_id, key_id=None, scopes=frozenset({"admin"}))
+    def system(cls, tenant_id: str, name: str = "system") -> Principal:
+        """The hub itself acting for a tenant (CLI, consumers, jobs), under ``name``."""
+        return cls(tenant_id=tenant_id, key_id=None, scopes=frozenset({"admin"}), name=name)

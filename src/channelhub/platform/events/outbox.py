@@ -6,8 +6,11 @@ publishes rows only after they are visible, and keeps retrying until the bus ack
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 from pydantic import BaseModel
-from sqlalchemy import Insert
+from sqlalchemy import Insert, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,17 +30,85 @@ def dialect_insert(session: AsyncSession, table: type[object]) -> Insert:
     return postgresql.insert(table) if name == "postgresql" else sqlite.insert(table)
 
 
-async def next_sequence(session: AsyncSession, tenant_id: str, subject: str) -> int:
-    """Atomically take the next number for ``subject``; concurrent writers of one subject
-    queue on its row, so sequence numbers are gap-free in commit order."""
+@dataclass(frozen=True)
+class PendingEvent:
+    """An event to add to the unit of work (see ``record_events``)."""
+
+    event_type: EventType
+    tenant_id: str
+    subject: str
+    data: BaseModel
+
+
+async def _take_sequences(
+    session: AsyncSession, counts: dict[tuple[str, str], int]
+) -> dict[tuple[str, str], int]:
+    """Reserve ``n`` numbers per (tenant, subject) in one statement; returns the last one
+    taken for each. Concurrent writers of a subject queue on its row, so numbers are
+    gap-free in commit order."""
     statement = dialect_insert(session, SubjectSequence).values(
-        tenant_id=tenant_id, subject=subject, last=1
+        [{"tenant_id": t, "subject": s, "last": n} for (t, s), n in counts.items()]
     )
     statement = statement.on_conflict_do_update(  # type: ignore[attr-defined]
         index_elements=["tenant_id", "subject"],
-        set_={"last": SubjectSequence.last + 1},
-    ).returning(SubjectSequence.last)
-    return int((await session.execute(statement)).scalar_one())
+        set_={"last": SubjectSequence.last + statement.excluded.last},  # type: ignore[attr-defined]
+    ).returning(SubjectSequence.tenant_id, SubjectSequence.subject, SubjectSequence.last)
+    rows = await session.execute(statement)
+    return {(tenant, subject): int(last) for tenant, subject, last in rows}
+
+
+async def record_events(
+    session: AsyncSession, events: Sequence[PendingEvent], *, clock: Clock = utc_now
+) -> list[EventEnvelope]:
+    """Add events to the current unit of work, in order, with one statement for their
+    sequence numbers and one for the rows however many there are."""
+    if not events:
+        return []
+    counts: dict[tuple[str, str], int] = {}
+    for event in events:
+        if not isinstance(event.data, event.event_type.data_model):
+            raise TypeError(
+                f"{event.event_type.name} carries {event.event_type.data_model.__name__} data"
+            )
+        key = (event.tenant_id, event.subject)
+        counts[key] = counts.get(key, 0) + 1
+    last = await _take_sequences(session, counts)
+    next_of = {key: last[key] - count + 1 for key, count in counts.items()}
+    now = clock()
+    envelopes = []
+    for event in events:
+        key = (event.tenant_id, event.subject)
+        sequence, next_of[key] = next_of[key], next_of[key] + 1
+        envelopes.append(
+            EventEnvelope(
+                id=new_id("evt"),
+                source=event.event_type.source,
+                type=event.event_type.name,
+                subject=event.subject,
+                time=now,
+                tenant=event.tenant_id,
+                sequence=sequence,
+                data=event.data.model_dump(mode="json"),
+            )
+        )
+    await session.execute(
+        insert(OutboxEvent),
+        [
+            {
+                "id": e.id,
+                "tenant_id": e.tenant,
+                "type": e.type,
+                "source": e.source,
+                "subject": e.subject,
+                "sequence": e.sequence,
+                "time": e.time,
+                "data": e.data,
+            }
+            for e in envelopes
+        ],
+    )
+    session.info[OUTBOX_WRITTEN] = True
+    return envelopes
 
 
 async def record_event(
@@ -50,31 +121,9 @@ async def record_event(
     clock: Clock = utc_now,
 ) -> EventEnvelope:
     """Add ``event_type`` about ``subject`` to the current unit of work."""
-    if not isinstance(data, event_type.data_model):
-        raise TypeError(f"{event_type.name} carries {event_type.data_model.__name__} data")
-    envelope = EventEnvelope(
-        id=new_id("evt"),
-        source=event_type.source,
-        type=event_type.name,
-        subject=subject,
-        time=clock(),
-        tenant=tenant_id,
-        sequence=await next_sequence(session, tenant_id, subject),
-        data=data.model_dump(mode="json"),
+    (envelope,) = await record_events(
+        session, [PendingEvent(event_type, tenant_id, subject, data)], clock=clock
     )
-    session.add(
-        OutboxEvent(
-            id=envelope.id,
-            tenant_id=tenant_id,
-            type=envelope.type,
-            source=envelope.source,
-            subject=subject,
-            sequence=envelope.sequence,
-            time=envelope.time,
-            data=envelope.data,
-        )
-    )
-    session.info[OUTBOX_WRITTEN] = True
     return envelope
 
 

@@ -7,14 +7,14 @@ the same transaction, so the ledger, the events and the figures can never disagr
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import and_, case, func, select, tuple_
+from sqlalchemy import and_, case, func, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channelhub.platform.auth.principal import Principal
-from channelhub.platform.events.outbox import dialect_insert, record_event
+from channelhub.platform.events.outbox import PendingEvent, dialect_insert, record_events
 from channelhub.platform.ids import new_id
 from channelhub.process.inventory.events import BACK_IN_STOCK, LEVEL_CHANGED, OUT_OF_STOCK
 from channelhub.process.inventory.models import StockLevel, StockMovement
@@ -80,13 +80,14 @@ async def ensure_levels(
     creators of the same pair do not collide."""
     if not keys:
         return
-    statement = dialect_insert(session, StockLevel).values(
+    statement = dialect_insert(session, StockLevel).on_conflict_do_nothing()  # type: ignore[attr-defined]
+    await session.execute(
+        statement,
         [
             {"variant_id": v, "location_id": loc, "tenant_id": tenant_id, "updated_at": now}
-            for v, loc in keys
-        ]
+            for v, loc in sorted(set(keys))
+        ],
     )
-    await session.execute(statement.on_conflict_do_nothing())  # type: ignore[attr-defined]
 
 
 async def lock_levels(
@@ -112,56 +113,68 @@ async def lock_levels(
 async def record_movements(
     session: AsyncSession, principal: Principal, moves: Sequence[Moved], now: datetime
 ) -> None:
+    """Write the ledger (a row per move), one ``inventory.level_changed`` per level that
+    ended the transaction changed (its first "before" and last "after"), and the
+    availability edges, in two statements however many moves there are."""
     if not moves:
         return
-    session.add_all(
-        StockMovement(
-            id=new_id("mov"),
-            tenant_id=principal.tenant_id,
-            variant_id=m.variant_id,
-            sku=m.sku,
-            location_id=m.location_id,
-            kind=m.kind,
-            applied=m.applied,
-            on_hand_before=m.before.on_hand,
-            on_hand_after=m.after.on_hand,
-            reserved_before=m.before.reserved,
-            reserved_after=m.after.reserved,
-            safety_stock_before=m.before.safety_stock,
-            safety_stock_after=m.after.safety_stock,
-            incoming_after=m.incoming,
-            actor=principal.actor,
-            reason=m.reason,
-            source=m.source,
-            source_version=m.source_version,
-            source_time=m.source_time,
-            reference=m.reference,
-            created_at=now,
-        )
-        for m in moves
+    await session.execute(
+        insert(StockMovement),
+        [
+            {
+                "id": new_id("mov"),
+                "tenant_id": principal.tenant_id,
+                "variant_id": m.variant_id,
+                "sku": m.sku,
+                "location_id": m.location_id,
+                "kind": m.kind,
+                "applied": m.applied,
+                "on_hand_before": m.before.on_hand,
+                "on_hand_after": m.after.on_hand,
+                "reserved_before": m.before.reserved,
+                "reserved_after": m.after.reserved,
+                "safety_stock_before": m.before.safety_stock,
+                "safety_stock_after": m.after.safety_stock,
+                "incoming_after": m.incoming,
+                "actor": principal.actor,
+                "reason": m.reason,
+                "source": m.source,
+                "source_version": m.source_version,
+                "source_time": m.source_time,
+                "reference": m.reference,
+                "created_at": now,
+            }
+            for m in moves
+        ],
     )
-    for m in moves:
-        if m.applied and m.before != m.after:
-            await record_event(
-                session,
-                LEVEL_CHANGED,
-                tenant_id=principal.tenant_id,
-                subject=f"{m.variant_id}@{m.location_id}",
-                data=LevelChange(
-                    sku=m.sku,
-                    location_id=m.location_id,
-                    kind=m.kind,
-                    before=m.before.public(),
-                    after=m.after.public(),
-                    reference=m.reference,
-                ),
-            )
-    await _availability_edges(session, principal.tenant_id, moves)
+    net: dict[tuple[str, str], Moved] = {}
+    for m in (m for m in moves if m.applied):
+        first = net.get((m.variant_id, m.location_id))
+        net[(m.variant_id, m.location_id)] = m if first is None else replace(m, before=first.before)
+    events = [
+        PendingEvent(
+            LEVEL_CHANGED,
+            principal.tenant_id,
+            f"{m.variant_id}@{m.location_id}",
+            LevelChange(
+                sku=m.sku,
+                location_id=m.location_id,
+                kind=m.kind,
+                before=m.before.public(),
+                after=m.after.public(),
+                reference=m.reference,
+            ),
+        )
+        for m in net.values()
+        if m.before != m.after
+    ]
+    events += await _availability_edges(session, principal.tenant_id, list(net.values()))
+    await record_events(session, events)
 
 
 async def _availability_edges(
     session: AsyncSession, tenant_id: str, moves: Sequence[Moved]
-) -> None:
+) -> list[PendingEvent]:
     """Emit out-of-stock / back-in-stock when a SKU's promise crosses zero, for each
     pickup store and each channel (summed over the channel's shipping locations).
 
@@ -172,7 +185,7 @@ async def _availability_edges(
         m for m in moves if m.applied and (m.before.available == 0) != (m.after.available == 0)
     ]
     if not crossing:
-        return
+        return []
     locations = {
         loc.id: loc
         for loc in (
@@ -182,13 +195,14 @@ async def _availability_edges(
         ).all()
     }
     sku_of = {m.variant_id: m.sku for m in crossing}
-    for m in crossing:
-        location = locations.get(m.location_id)
-        if location is not None and location.pickup and location.active:
-            await _edge(session, tenant_id, m, m.after.available, location_id=m.location_id)
+    edges = [
+        _edge(tenant_id, m, m.after.available, location_id=m.location_id)
+        for m in crossing
+        if (loc := locations.get(m.location_id)) is not None and loc.pickup and loc.active
+    ]
     shipping = [m for m in crossing if (loc := locations.get(m.location_id)) and loc.ships]
     if not shipping:
-        return
+        return edges
     served = await _served(session, [m.location_id for m in shipping])
     channels = sorted({channel for linked in served.values() for channel in linked})
     totals = await _channel_totals(session, tenant_id, list(sku_of), channels)
@@ -202,7 +216,8 @@ async def _availability_edges(
         before = after - change
         if (before == 0) != (after == 0):
             move = next(m for m in shipping if m.variant_id == variant_id)
-            await _edge(session, tenant_id, move, after, sales_channel_id=channel)
+            edges.append(_edge(tenant_id, move, after, sales_channel_id=channel))
+    return edges
 
 
 async def _served(session: AsyncSession, location_ids: list[str]) -> dict[str, list[str]]:
@@ -239,21 +254,19 @@ async def _channel_totals(
     return {(v, c): int(total or 0) for v, c, total in (await session.execute(statement))}
 
 
-async def _edge(
-    session: AsyncSession,
+def _edge(
     tenant_id: str,
     move: Moved,
     available: int,
     *,
     sales_channel_id: str | None = None,
     location_id: str | None = None,
-) -> None:
-    await record_event(
-        session,
+) -> PendingEvent:
+    return PendingEvent(
         BACK_IN_STOCK if available > 0 else OUT_OF_STOCK,
-        tenant_id=tenant_id,
-        subject=move.variant_id,
-        data=AvailabilityChange(
+        tenant_id,
+        move.variant_id,
+        AvailabilityChange(
             sku=move.sku,
             scope="pickup_store" if location_id else "channel",
             sales_channel_id=sales_channel_id,
