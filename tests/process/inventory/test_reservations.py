@@ -7,10 +7,11 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from channelhub.hub import Hub
+from channelhub.hub import Hub, Job
 from channelhub.platform.clock import utc_now
 from channelhub.process.inventory.models import StockLevel, StockMovement
 from channelhub.process.inventory.reservations import expire_due
+from tests.fixtures.events import eventually
 from tests.fixtures.inventory import LISBON, MADRID, Shop
 
 
@@ -174,3 +175,17 @@ async def test_concurrent_reservations_never_oversell(hub: Hub, shop: Shop) -> N
     lamp = next(lv for lv in level if lv.on_hand == 20)
     assert (lamp.reserved, lamp.available) == (20, 0)
     assert reserved_in_ledger == 20
+
+
+async def test_the_running_hub_expires_lapsed_holds(hub: Hub, shop: Shop) -> None:
+    await shop.stock(TENT_2__WH=2)
+    hub.jobs = [Job("reservations_expired", 0.05, expire_due)]
+    reservation = (await shop.reserve(("TENT-2", 2), key="lapse", ttl_seconds=1)).json()
+    await hub.start()
+
+    async def expired() -> bool:
+        found = await shop.client.get(f"/v1/reservations/{reservation['id']}")
+        return bool(found.json()["status"] == "expired")
+
+    await eventually(expired, within=10, what="the expiry job to release the hold")
+    assert await shop.available("TENT-2", "WH") == 2
