@@ -7,7 +7,11 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from fastapi import Request
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
+from channelhub.experience.app import create_app
 from channelhub.hub import Hub
 from tests.fixtures.hub import TenantKeys, http_client, make_settings
 
@@ -233,3 +237,27 @@ async def test_concurrent_creates_of_one_slug_give_one_brand_and_conflicts(
 
     assert sorted(r.status_code for r in responses) == [201, 409, 409, 409]
     assert len((await client.get("/v1/brands")).json()["data"]) == 1
+
+
+async def test_a_deadlock_is_a_retryable_503(hub: Hub, tenant: TenantKeys) -> None:
+    app = create_app(hub, run_background=False)
+
+    @app.get("/v1/test-deadlock")
+    async def deadlock(request: Request) -> None:
+        session = request.state.session
+        if session.get_bind().dialect.name != "postgresql":
+            raise DBAPIError("x", {}, _Deadlock())
+        await session.execute(text("DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = '40P01'; END $$"))
+
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://hub.test"
+    ) as client:
+        response = await client.get("/v1/test-deadlock")
+
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+    assert response.json()["code"] == "concurrent_update"
+
+
+class _Deadlock(Exception):
+    sqlstate = "40P01"

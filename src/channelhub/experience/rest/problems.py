@@ -17,7 +17,7 @@ from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from channelhub.platform.db.database import is_connection_error
+from channelhub.platform.db.database import is_connection_error, is_transient_conflict
 from channelhub.platform.errors import ChannelhubError, ErrorKind
 
 log = structlog.get_logger(__name__)
@@ -204,6 +204,15 @@ def _http_error(request: Request, exc: Exception) -> Response:
 
 
 def _database_error(request: Request, exc: Exception) -> Response:
+    if is_transient_conflict(exc):
+        log.info("http.transient_conflict", path=request.url.path)
+        return problem_response(
+            request,
+            503,
+            "a concurrent change got in the way; nothing was changed, retry the request",
+            code="concurrent_update",
+            headers={"Retry-After": "1"},
+        )
     if isinstance(exc, DataError):
         # The database refused a value (a NUL character, a number out of its range...):
         # bad input, not a server fault.

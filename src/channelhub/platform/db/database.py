@@ -51,6 +51,17 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
+_RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})  # serialization failure, deadlock
+
+
+def is_transient_conflict(exc: BaseException) -> bool:
+    """True when PostgreSQL aborted the transaction to resolve a conflict with a
+    concurrent one (deadlock, serialization failure): the same request may simply retry."""
+    return isinstance(exc, DBAPIError) and (
+        getattr(exc.orig, "sqlstate", None) in _RETRYABLE_SQLSTATES
+    )
+
+
 def is_connection_error(exc: BaseException) -> bool:
     """True when the database could not be reached (as opposed to a bad statement)."""
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
