@@ -133,6 +133,8 @@ async def test_expired_reservations_give_stock_back(hub: Hub, shop: Shop) -> Non
     kept = (await shop.client.get(f"/v1/reservations/{held_for_order['id']}")).json()["status"]
     assert (status, kept) == ("expired", "active")
     assert await shop.available("TENT-1", "WH") == 4
+    history = (await shop.client.get("/v1/stock/TENT-1/history")).json()["data"]
+    assert (history[0]["kind"], history[0]["actor"]) == ("expire", "job:reservation-expiry")
 
 
 async def test_unknown_sku_and_channel_are_named(shop: Shop) -> None:

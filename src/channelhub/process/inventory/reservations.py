@@ -385,7 +385,7 @@ async def expire_due(db: Database, *, limit: int = 100, clock: Clock = utc_now) 
             )
         ).all()
         for reservation in due:
-            principal = Principal.system(reservation.tenant_id)
+            principal = Principal.system(reservation.tenant_id, name="job:reservation-expiry")
             await _finish(session, principal, reservation, schemas.ReservationStatus.expired, clock)
             await _emit(session, principal, RESERVATION_EXPIRED, reservation)
     return len(due)
