@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address `channelhub serve` binds to.")
     port: Annotated[int, Field(ge=1, le=65535)] = Field(8000, description="HTTP port.")
+    http_keep_alive_s: Annotated[int, Field(ge=1)] = Field(
+        75,
+        description="How long an idle HTTP connection is kept open; keep it longer than "
+        "your load balancer's idle timeout (60 s on AWS ALB).",
+    )
     log_level: str = Field("info", description="debug, info, warning or error.")
     log_format: LogFormat = Field(LogFormat.console, description="console or json.")
 

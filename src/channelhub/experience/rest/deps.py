@@ -32,7 +32,7 @@ def get_hub(request: Request) -> Runtime:
     return hub
 
 
-def get_session(request: Request) -> AsyncSession:
+async def get_session(request: Request) -> AsyncSession:
     session: AsyncSession = request.state.session
     return session
 
@@ -95,7 +95,7 @@ def replay(_request: Request, exc: Exception) -> Response:
     )
 
 
-def page_request(
+async def page_request(
     limit: Annotated[
         int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page (1-200).")
     ] = DEFAULT_PAGE_SIZE,
@@ -109,7 +109,7 @@ def page_request(
 PageDep = Annotated[PageRequest, Depends(page_request)]
 
 
-def if_match_version(
+async def if_match_version(
     if_match: Annotated[
         str | None,
         Header(

@@ -46,14 +46,15 @@ async def _take_sequences(
     """Reserve ``n`` numbers per (tenant, subject) in one statement; returns the last one
     taken for each. Concurrent writers of a subject queue on its row, so numbers are
     gap-free in commit order."""
-    statement = dialect_insert(session, SubjectSequence).values(
-        [{"tenant_id": t, "subject": s, "last": n} for (t, s), n in counts.items()]
-    )
-    statement = statement.on_conflict_do_update(  # type: ignore[attr-defined]
+    insert_ = dialect_insert(session, SubjectSequence)
+    statement = insert_.on_conflict_do_update(  # type: ignore[attr-defined]
         index_elements=["tenant_id", "subject"],
-        set_={"last": SubjectSequence.last + statement.excluded.last},  # type: ignore[attr-defined]
+        set_={"last": SubjectSequence.last + insert_.excluded.last},  # type: ignore[attr-defined]
     ).returning(SubjectSequence.tenant_id, SubjectSequence.subject, SubjectSequence.last)
-    rows = await session.execute(statement)
+    # Rows as parameters of one fixed statement: compiled once and cached, however many.
+    rows = await session.execute(
+        statement, [{"tenant_id": t, "subject": s, "last": n} for (t, s), n in counts.items()]
+    )
     return {(tenant, subject): int(last) for tenant, subject, last in rows}
 
 

@@ -94,11 +94,13 @@ async def _available(session: AsyncSession, variant_id: str, location_id: str) -
 async def _take(
     session: AsyncSession, variant_id: str, location_id: str, need: int, clock: Clock
 ) -> Taken | None:
-    """Reserve up to ``need`` units at one location; None when it has none to give."""
+    """Reserve up to ``need`` units at one location; None when it has none to give.
+
+    The whole quantity is tried first (one statement in the common case); only when that
+    fails is the location's availability read, to take what it has.
+    """
+    amount = need
     for _ in range(_TAKE_ATTEMPTS):
-        amount = min(need, await _available(session, variant_id, location_id))
-        if amount <= 0:
-            return None
         statement = (
             update(StockLevel)
             .where(
@@ -115,7 +117,10 @@ async def _take(
             after = Figures(*row)
             before = Figures(after.on_hand, after.reserved - amount, after.safety_stock)
             return Taken(location_id, amount, before, after)
-        # Someone took units between our read and our update: read again and retry.
+        # Not that many free (or someone took units meanwhile): take what is there now.
+        amount = min(need, await _available(session, variant_id, location_id))
+        if amount <= 0:
+            return None
     return None
 
 
