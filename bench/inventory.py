@@ -25,7 +25,7 @@ free loopback port, stopped afterwards (SIGTERM, then SIGKILL). A connection err
 retried with the same reservation key (safe by the API's contract) and counted. Exits 1 if
 a race invariant fails, a throughput request failed, or a backend failed.
 
-    .venv/bin/python bench/inventory.py [--duration 10] [--attempts 5000] [--clients 16]
+    .venv/bin/python -m bench.inventory [--duration 10] [--attempts 5000] [--clients 16]
                                         [--only sqlite|postgres]
 """
 
@@ -36,7 +36,6 @@ import asyncio
 import contextlib
 import math
 import os
-import platform
 import random
 import re
 import secrets
@@ -58,7 +57,9 @@ import asyncpg
 import httpx
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL
+
+from bench.common import machine_note, scratch_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 CHANNELHUB = ROOT / ".venv" / "bin" / "channelhub"
@@ -896,32 +897,21 @@ async def bench_postgres(
     args: argparse.Namespace, versions: dict[str, str], results: list[Result]
 ) -> None:
     result = Result("PostgreSQL")
-    name = f"bench_inventory_{secrets.token_hex(4)}"
-    admin_url = args.postgres_url
-    admin = await asyncpg.connect(admin_url, timeout=5)
-    try:
-        versions["PostgreSQL"] = str(await admin.fetchval("SHOW server_version"))
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
     results.append(result)
-    url = make_url(admin_url).set(database=name)
-    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    database_url = url.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
-    with tempfile.TemporaryDirectory(prefix="bench-inventory-") as tmp:
-        workdir = Path(tmp)
-        try:
-            await postgres_raw(result, args, url, workdir, dsn)
-            await bench_api(result, args, database_url, Store(dsn=dsn), workdir)
-        except BaseException:
-            result.notes.append("incomplete: the run failed")
-            raise
-        finally:
-            admin = await asyncpg.connect(admin_url, timeout=5)
+    name = f"bench_inventory_{secrets.token_hex(4)}"
+    async with scratch_postgres(args.postgres_url, name, versions) as url:
+        dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        database_url = url.set(drivername="postgresql+asyncpg").render_as_string(
+            hide_password=False
+        )
+        with tempfile.TemporaryDirectory(prefix="bench-inventory-") as tmp:
+            workdir = Path(tmp)
             try:
-                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            finally:
-                await admin.close()
+                await postgres_raw(result, args, url, workdir, dsn)
+                await bench_api(result, args, database_url, Store(dsn=dsn), workdir)
+            except BaseException:
+                result.notes.append("incomplete: the run failed")
+                raise
 
 
 # --- report -----------------------------------------------------------------------------------
@@ -1063,19 +1053,6 @@ def render(results: list[Result], args: argparse.Namespace) -> Table:
     return table
 
 
-def machine_note(versions: dict[str, str], load: str) -> str:
-    parts = [
-        f"{os.cpu_count()} cores",
-        f"load average {load} at start",
-        platform.platform(),
-        f"Python {platform.python_version()}",
-        f"SQLite {sqlite3.sqlite_version} (WAL, synchronous=FULL)",
-        *(f"{name} {version}" for name, version in versions.items()),
-        "server, clients and database on one machine (loopback)",
-    ]
-    return "Machine: " + ", ".join(parts)
-
-
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--only", choices=["sqlite", "postgres"], help="run one backend only")
@@ -1174,7 +1151,13 @@ async def main(argv: Sequence[str] | None = None) -> int:
     if results:
         console.print(render(results, args))
         console.print(LEGEND.format(clients=args.clients))
-    console.print(machine_note(versions, load))
+    console.print(
+        machine_note(
+            versions,
+            where="server, clients and database on one machine (loopback)",
+            load=load,
+        )
+    )
     for failure in failures:
         console.print(f"[red]FAILED {failure}[/]")
     broken = [f"{r.backend} {p}" for r in results for p in r.problems()]

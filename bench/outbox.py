@@ -22,7 +22,7 @@ Every run uses a fresh database (a temp SQLite file; ``CREATE DATABASE bench_out
 on PostgreSQL, dropped afterwards) and a fresh JetStream stream, deleted afterwards.
 Exits 1 if any event was not handled exactly once (or a backend failed).
 
-    .venv/bin/python bench/outbox.py [--events 3000] [--producers 8] [--batch 10]
+    .venv/bin/python -m bench.outbox [--events 3000] [--producers 8] [--batch 10]
                                      [--rate 100] [--paced-events 500]
                                      [--only sqlite|postgres]
 """
@@ -34,9 +34,7 @@ import asyncio
 import contextlib
 import math
 import os
-import platform
 import secrets
-import sqlite3
 import sys
 import tempfile
 import time
@@ -45,7 +43,6 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import asyncpg
 import nats
 from nats.errors import NoServersError
 from nats.js.errors import NotFoundError
@@ -53,9 +50,9 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bench.common import machine_note, scratch_postgres
 from channelhub import migrations
 from channelhub.hub import Hub
 from channelhub.platform.auth import service as auth
@@ -376,36 +373,26 @@ async def postgres_settings(
     admin_url: str, nats_url: str, token: str, versions: dict[str, str]
 ) -> AsyncIterator[Settings]:
     """A fresh PostgreSQL database and JetStream stream, removed afterwards."""
-    name = f"bench_outbox_{token}"
     stream = f"BENCH_OUTBOX_{token.upper()}"
-    admin = await asyncpg.connect(admin_url, timeout=5)
-    try:
-        versions["PostgreSQL"] = str(await admin.fetchval("SHOW server_version"))
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
     nc = None
-    try:
-        nc = await nats.connect(nats_url, connect_timeout=5, max_reconnect_attempts=1)
-        version = nc.connected_server_version
-        versions["NATS server"] = f"{version.major}.{version.minor}.{version.patch}"
-        url = make_url(admin_url).set(drivername="postgresql+asyncpg", database=name)
-        yield Settings(
-            database_url=url.render_as_string(hide_password=False),
-            bus_url=nats_url,
-            nats_stream=stream,
-            nats_subject_prefix=f"bench_outbox_{token}",
-        )
-    finally:
-        if nc is not None:
-            with contextlib.suppress(NotFoundError):
-                await nc.jetstream().delete_stream(stream)
-            await nc.close()
-        admin = await asyncpg.connect(admin_url, timeout=5)
+    async with scratch_postgres(admin_url, f"bench_outbox_{token}", versions) as url:
         try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            nc = await nats.connect(nats_url, connect_timeout=5, max_reconnect_attempts=1)
+            version = nc.connected_server_version
+            versions["NATS server"] = f"{version.major}.{version.minor}.{version.patch}"
+            yield Settings(
+                database_url=url.set(drivername="postgresql+asyncpg").render_as_string(
+                    hide_password=False
+                ),
+                bus_url=nats_url,
+                nats_stream=stream,
+                nats_subject_prefix=f"bench_outbox_{token}",
+            )
         finally:
-            await admin.close()
+            if nc is not None:
+                with contextlib.suppress(NotFoundError):
+                    await nc.jetstream().delete_stream(stream)
+                await nc.close()
 
 
 def fmt(value: float, digits: int = 1) -> str:
@@ -450,18 +437,6 @@ def render(results: list[Result]) -> Table:
     if any(r.notes for r in results):
         row("notes", ["; ".join(r.notes) for r in results])
     return table
-
-
-def machine_note(versions: dict[str, str]) -> str:
-    parts = [
-        f"{os.cpu_count()} cores",
-        platform.platform(),
-        f"Python {platform.python_version()}",
-        f"SQLite {sqlite3.sqlite_version} (WAL, synchronous=FULL)",
-        *(f"{name} {version}" for name, version in versions.items()),
-        "all services on loopback",
-    ]
-    return "Machine: " + ", ".join(parts)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -533,7 +508,7 @@ async def main(argv: Sequence[str] | None = None) -> int:
     if results:
         console.print(render(results))
         console.print(LEGEND)
-    console.print(machine_note(versions))
+    console.print(machine_note(versions, where="all services on loopback"))
     for failure in failures:
         console.print(f"[red]FAILED {failure}[/]")
     broken = [r for r in results if not r.exactly_once]
