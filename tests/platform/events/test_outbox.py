@@ -43,6 +43,19 @@ async def emit(hub: Hub, tenant_id: str, subject: str, n: int) -> str:
     return envelope.id
 
 
+async def envelope_by_id(hub: Hub, event_id: str) -> EventEnvelope:
+    async with hub.db.reader() as session:
+        row = await session.scalar(select(OutboxEvent).where(OutboxEvent.id == event_id))
+        assert row is not None
+        return envelope_of(row)
+
+
+async def failure_state(hub: Hub, consumer: str, event_id: str) -> tuple[str, int] | None:
+    async with hub.db.reader() as session:
+        failure = await session.get(ConsumerFailure, (consumer, event_id))
+        return None if failure is None else (failure.status, failure.attempts)
+
+
 async def test_sequence_counts_events_per_subject(hub: Hub, tenant: TenantKeys) -> None:
     for n in range(3):
         await emit(hub, tenant.tenant_id, "sub_a", n)
@@ -114,10 +127,7 @@ async def test_redelivered_event_is_a_no_op(hub: Hub, tenant: TenantKeys) -> Non
     recorder = Recorder()
     consumer = hub.consumers.register("redelivery", recorder)
     event_id = await emit(hub, tenant.tenant_id, "sub_r", 1)
-    async with hub.db.reader() as session:
-        row = await session.scalar(select(OutboxEvent).where(OutboxEvent.id == event_id))
-        assert row is not None
-        envelope = envelope_of(row)
+    envelope = await envelope_by_id(hub, event_id)
 
     outcomes = [await hub.runner.deliver(consumer, envelope) for _ in range(3)]
 
@@ -135,13 +145,7 @@ async def test_failing_handler_is_retried_until_it_succeeds(
     event_id = await emit(hub, tenant.tenant_id, "sub_f", 1)
 
     async def failure_cleared() -> bool:
-        async with hub.db.reader() as session:
-            left = await session.scalar(
-                select(func.count())
-                .select_from(ConsumerFailure)
-                .where(ConsumerFailure.event_id == event_id)
-            )
-        return left == 0
+        return await failure_state(hub, "flaky", event_id) is None
 
     await eventually(lambda: len(recorder.handled) == 1, what="the third attempt")
     await eventually(failure_cleared, what="the failure record to be cleared on success")
@@ -156,13 +160,8 @@ async def test_handler_that_keeps_failing_is_dead_lettered_then_retried_on_reque
     await hub.start()
     event_id = await emit(hub, tenant.tenant_id, "sub_d", 1)
 
-    async def status() -> str | None:
-        async with hub.db.reader() as session:
-            failure = await session.get(ConsumerFailure, ("broken", event_id))
-            return None if failure is None else f"{failure.status}/{failure.attempts}"
-
     async def is_dead() -> bool:
-        return await status() == "dead/3"
+        return await failure_state(hub, "broken", event_id) == ("dead", 3)
 
     await eventually(is_dead, what="the dead letter after 3 attempts")
     assert recorder.handled == []
@@ -170,7 +169,7 @@ async def test_handler_that_keeps_failing_is_dead_lettered_then_retried_on_reque
     assert await requeue_failures(hub.db, consumer="broken") == 1
 
     async def cleared() -> bool:
-        return await status() is None
+        return await failure_state(hub, "broken", event_id) is None
 
     await eventually(lambda: len(recorder.handled) == 1, what="the requeued retry")
     await eventually(cleared, what="the dead letter to be cleared by the successful retry")
@@ -239,19 +238,6 @@ async def test_a_batch_with_one_poison_event_still_handles_the_rest(
     assert sorted(processed) == sorted([ids[0], ids[1], ids[3]])
     assert failure is not None
     assert (failure.status, failure.attempts) == ("retrying", 1)
-
-
-async def envelope_by_id(hub: Hub, event_id: str) -> EventEnvelope:
-    async with hub.db.reader() as session:
-        row = await session.scalar(select(OutboxEvent).where(OutboxEvent.id == event_id))
-        assert row is not None
-        return envelope_of(row)
-
-
-async def failure_state(hub: Hub, consumer: str, event_id: str) -> tuple[str, int] | None:
-    async with hub.db.reader() as session:
-        failure = await session.get(ConsumerFailure, (consumer, event_id))
-        return None if failure is None else (failure.status, failure.attempts)
 
 
 async def test_a_redelivered_success_ends_pending_retries(hub: Hub, tenant: TenantKeys) -> None:
