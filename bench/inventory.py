@@ -101,7 +101,7 @@ LEGEND = (
     "reservations/s: 2xx answers / (first request -> last answer) of {clients} clients "
     f"posting back to back, 1 unit each at location {LOCATION}. raw: the bare conditional "
     "UPDATE, autocommit (pgbench on PostgreSQL; aiosqlite tasks in this process on SQLite). "
-    "CPU: % of one core used by the server process / by this script. retried: connection "
+    "CPU: % of one core used by the server processes / by this script. retried: connection "
     "errors retried with the same key. Targets (printed, not enforced): API/raw >= 0.4x; "
     "API hot/spread vs raw hot/spread >= 0.9x on PostgreSQL."
 )
@@ -204,6 +204,7 @@ class Race:
 @dataclass
 class Result:
     backend: str
+    workers: int = 1
     setup_s: float = math.nan
     race: Race | None = None
     hot_api: Rate | None = None
@@ -312,8 +313,11 @@ class Server:
 
 
 @contextlib.asynccontextmanager
-async def api_server(database_url: str, admin_key: str, workdir: Path) -> AsyncIterator[Server]:
-    """``channelhub serve`` on a free loopback port, ready (``/healthz``) when yielded."""
+async def api_server(
+    database_url: str, admin_key: str, workdir: Path, *, workers: int = 1
+) -> AsyncIterator[Server]:
+    """``channelhub serve`` (``--workers`` processes) on a free loopback port, ready
+    (``/healthz``) when yielded."""
     port = free_port()
     log = workdir / "server.log"
     with log.open("wb") as out:
@@ -324,6 +328,8 @@ async def api_server(database_url: str, admin_key: str, workdir: Path) -> AsyncI
             "127.0.0.1",
             "--port",
             str(port),
+            "--workers",
+            str(workers),
             cwd=workdir,
             env=server_env(database_url, admin_key),
             stdout=out,
@@ -369,13 +375,38 @@ async def stop(process: asyncio.subprocess.Process) -> None:
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (Linux /proc); NaN where unavailable."""
+def _stat(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name, or None if it is gone."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
+        return None
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and all its descendants (``serve --workers``
+    runs the API in child processes), from Linux /proc; NaN where unavailable."""
+    if _stat(pid) is None:
         return math.nan
-    return (int(fields[11]) + int(fields[12])) / _TICKS
+    parents: dict[int, int] = {}
+    stats: dict[int, list[str]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat(int(entry.name))) is not None:
+            parents[int(entry.name)] = int(fields[1])
+            stats[int(entry.name)] = fields
+
+    def descends(candidate: int) -> bool:
+        while candidate > 1:
+            if candidate == pid:
+                return True
+            candidate = parents.get(candidate, 0)
+        return False
+
+    return sum(
+        (int(fields[11]) + int(fields[12])) / _TICKS
+        for each, fields in stats.items()
+        if descends(each)
+    )
 
 
 # --- set-up through the API -------------------------------------------------------------------
@@ -828,7 +859,7 @@ async def bench_api(
     if not database_url.startswith("sqlite"):
         await migrate(database_url, admin_key, workdir)
     spread_skus = [f"SPREAD-{n:05d}" for n in range(1, args.skus + 1)]
-    async with api_server(database_url, admin_key, workdir) as server:
+    async with api_server(database_url, admin_key, workdir, workers=result.workers) as server:
         # One client per phase: the race's many idle connections would otherwise stay in
         # the pool and cost the client CPU on every later request.
         async with api_client(server, admin_key, 4) as client:
@@ -896,7 +927,7 @@ async def bench_sqlite(args: argparse.Namespace, results: list[Result]) -> None:
 async def bench_postgres(
     args: argparse.Namespace, versions: dict[str, str], results: list[Result]
 ) -> None:
-    result = Result("PostgreSQL")
+    result = Result("PostgreSQL", workers=args.workers)
     results.append(result)
     name = f"bench_inventory_{secrets.token_hex(4)}"
     async with scratch_postgres(args.postgres_url, name, versions) as url:
@@ -946,6 +977,7 @@ def render(results: list[Result], args: argparse.Namespace) -> Table:
     def race(cell: Callable[[Race], str]) -> Callable[[Result], str]:
         return lambda r: cell(r.race) if r.race else "-"
 
+    row("server processes (serve --workers)", lambda r: str(r.workers))
     row("set-up: 3 requests + products + stock (s)", lambda r: fmt(r.setup_s, 1))
     table.add_section()
     row(
@@ -1085,6 +1117,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="unreported seconds of load before each API throughput run (1)",
     )
     parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="API processes of the PostgreSQL server, serve --workers (1)",
+    )
+    parser.add_argument(
         "--postgres-url",
         default=os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"),
         help="admin connection used to create/drop the bench database",
@@ -1095,8 +1133,21 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="the pgbench executable",
     )
     args = parser.parse_args(argv)
-    if min(args.attempts, args.race_stock, args.race_connections, args.clients, args.skus) < 1:
-        parser.error("--attempts, --race-stock, --race-connections, --clients, --skus must be >= 1")
+    if (
+        min(
+            args.attempts,
+            args.race_stock,
+            args.race_connections,
+            args.clients,
+            args.skus,
+            args.workers,
+        )
+        < 1
+    ):
+        parser.error(
+            "--attempts, --race-stock, --race-connections, --clients, --skus, --workers "
+            "must be >= 1"
+        )
     if args.duration < 1 or args.warmup < 0:
         parser.error("--duration must be >= 1 and --warmup >= 0")
     return args

@@ -8,7 +8,6 @@ database or bus unreachable; an expected error is one ``error:`` line on stderr.
 
 from __future__ import annotations
 
-import re
 import threading
 from pathlib import Path
 
@@ -110,11 +109,8 @@ def test_an_unreachable_database_exits_69(verb: list[str]) -> None:
 
     assert (outcome.code, outcome.stdout) == (69, "")
     [line] = outcome.stderr.splitlines()
-    assert re.fullmatch(
-        rf"error: (cannot reach the database|the database is unreachable): "
-        rf"\[Errno 111\] Connect call failed \('127\.0\.0\.1', {port}\)",
-        line,
-    ), line
+    assert line.startswith(f"error: cannot reach the database at 127.0.0.1:{port}/channelhub: ")
+    assert "Errno 111" in line
 
 
 # aiosqlite (0.22) races itself when a connection fails to open: its worker thread may post
@@ -131,6 +127,7 @@ def test_a_sqlite_file_that_cannot_be_created_exits_69(tmp_path: Path) -> None:
 
     assert (outcome.code, outcome.stdout) == (69, "")
     assert outcome.stderr.splitlines()[0] == (
-        "error: cannot reach the database: (sqlite3.OperationalError) unable to open database file"
+        f"error: cannot reach the database at {tmp_path / 'missing-dir' / 'channelhub.db'}: "
+        "(sqlite3.OperationalError) unable to open database file"
     )
     assert not (tmp_path / "missing-dir").exists()

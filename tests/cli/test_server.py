@@ -278,6 +278,71 @@ def test_serve_on_a_busy_port_is_one_error_line(tmp_path: Path) -> None:
     assert code == 69
 
 
+def test_serve_refuses_several_workers_on_sqlite(cli: Cli) -> None:
+    outcome = cli("serve", "--workers", "2")
+
+    assert outcome.code == 2
+    assert "--workers needs PostgreSQL" in outcome.stderr
+    assert "channelhub on" not in outcome.stdout
+
+
+def descendants(pid: int) -> set[int]:
+    """Processes whose parent chain leads to ``pid`` (Linux /proc)."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError, IndexError):
+            if entry.name.isdigit():
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                parents[int(entry.name)] = int(stat[1])
+    found = {child for child, parent in parents.items() if parent == pid}
+    for child in set(found):
+        found |= descendants(child)
+    return found
+
+
+def running(pid: int) -> bool:
+    """The process exists and is not a zombie waiting to be reaped."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+@pytest.mark.postgres
+def test_serve_with_workers_answers_from_every_process_and_stops_them_all(
+    tmp_path: Path, postgresql_empty_url: str
+) -> None:
+    Cli(postgresql_empty_url)("migrate")
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = {
+        "CHANNELHUB_DATABASE_URL": postgresql_empty_url,
+        "CHANNELHUB_PORT": str(port),
+        "CHANNELHUB_BOOTSTRAP_ADMIN_KEY": BOOTSTRAP_KEY,
+    }
+
+    with channelhub(tmp_path, "serve", "--workers", "2", "--demo", env=env) as server:
+        server.wait_for(lambda: healthy(base_url), "a healthy /healthz")
+        # Each request on a new connection: the kernel spreads them over both processes.
+        answers = [
+            httpx.get(f"{base_url}/v1/products", headers=bearer(BOOTSTRAP_KEY), timeout=5)
+            for _ in range(20)
+        ]
+        children = descendants(server.popen.pid)
+        code = server.terminate(timeout_s=20)
+        time.sleep(0.5)
+        left = {pid for pid in children if running(pid)}
+
+    assert {answer.status_code for answer in answers} == {200}
+    assert all(len(answer.json()["data"]) == len(DEMO_TITLES) for answer in answers)
+    assert "2 processes" in server.stdout()
+    # two API processes (and multiprocessing's resource tracker)
+    assert len(children) >= 2
+    assert not left, "a worker process outlived the server"
+    assert code == 0
+    assert "Traceback" not in server.stderr()
+
+
 def stream_messages(nats_url: str, stream: str) -> int:
     async def main() -> int:
         connection = await nats.connect(nats_url)

@@ -5,18 +5,29 @@ from __future__ import annotations
 import asyncio
 import signal
 import socket
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from alembic.util.exc import CommandError
 from rich.panel import Panel
 
 from channelhub import migrations
-from channelhub.cli.common import console, ensure_schema, fail, load_settings, open_hub, run
+from channelhub.cli.common import (
+    console,
+    ensure_schema,
+    fail,
+    load_settings,
+    open_hub,
+    run,
+    schema_status,
+)
 from channelhub.demo import load_demo
 from channelhub.hub import Hub
 from channelhub.platform.auth.service import IssuedKey
 from channelhub.platform.errors import InvalidError, UnavailableError
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 
 def _announce_key(issued: IssuedKey, base_url: str) -> None:
@@ -65,29 +76,43 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Bind address [CHANNELHUB_HOST].")] = None,
     port: Annotated[int | None, typer.Option(help="Port [CHANNELHUB_PORT].")] = None,
     demo: Annotated[bool, typer.Option("--demo", help="Load the demo brand and products.")] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=64, help="API processes on the port, PostgreSQL only [CHANNELHUB_WORKERS]."
+        ),
+    ] = None,
 ) -> None:
-    """Run the API, the outbox relay and the consumers in one process.
+    """Run the API, the outbox relay and the consumers in one process (or in
+    `--workers` processes sharing the port, on PostgreSQL).
 
     On SQLite (the embedded default) the schema is migrated automatically; on PostgreSQL run
     `channelhub migrate` first. On an empty database a default tenant and an admin key are
     created and the key is printed once (or CHANNELHUB_BOOTSTRAP_ADMIN_KEY is used).
     """
     settings = load_settings()
+    processes = workers or settings.workers
+    if processes > 1 and settings.is_sqlite:
+        fail(
+            "--workers needs PostgreSQL (CHANNELHUB_DATABASE_URL=postgresql+asyncpg://...): "
+            "SQLite has a single writer, so its API runs in one process",
+            2,
+        )
 
     # The web stack is imported here, not at module level: other verbs start 2 s faster.
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     from channelhub.experience.app import create_app
 
     bind_host, bind_port = host or settings.host, port or settings.port
     base_url = f"http://{bind_host}:{bind_port}"
 
-    async def main() -> None:
-        sock = bind_listener(bind_host, bind_port)
-        hub = Hub(settings)
-        await _prepare(hub, demo=demo, auto_migrate=settings.is_sqlite, base_url=base_url)
-        config = uvicorn.Config(
-            create_app(hub),
+    def server_config(app: FastAPI | str) -> uvicorn.Config:
+        return uvicorn.Config(
+            app,
+            factory=isinstance(app, str),
+            workers=processes,
             host=bind_host,
             port=bind_port,
             log_config=None,
@@ -95,14 +120,42 @@ def serve(
             timeout_keep_alive=settings.http_keep_alive_s,
             lifespan="on",
         )
+
+    def announce(hub: Hub) -> None:
         console.print(
             f"channelhub on {base_url} "
-            f"(database: {hub.db.engine.dialect.name}, bus: {hub.bus.name}); "
-            f"API docs at /docs"
+            f"(database: {hub.db.engine.dialect.name}, bus: {hub.bus.name}"
+            f"{f', {processes} processes' if processes > 1 else ''}); API docs at /docs"
         )
-        await uvicorn.Server(config).serve(sockets=[sock])
 
-    run(main())
+    async def prepare() -> socket.socket:
+        sock = bind_listener(bind_host, bind_port)
+        async with open_hub(settings) as hub:
+            await _prepare(hub, demo=demo, auto_migrate=settings.is_sqlite, base_url=base_url)
+            announce(hub)
+        return sock
+
+    async def main() -> None:
+        sock = bind_listener(bind_host, bind_port)
+        hub = Hub(settings)
+        await _prepare(hub, demo=demo, auto_migrate=settings.is_sqlite, base_url=base_url)
+        announce(hub)
+        await uvicorn.Server(server_config(create_app(hub))).serve(sockets=[sock])
+
+    if processes == 1:
+        run(main())
+        return
+    # Each process imports the app by name and builds its own hub from the environment;
+    # the supervisor restarts a process that dies and stops them all on SIGINT/SIGTERM.
+    sock = run(prepare())
+    Multiprocess(server_config(f"{__name__}:process_app"), sockets=[sock]).run()
+
+
+def process_app() -> FastAPI:
+    """The app of one `serve --workers` process."""
+    from channelhub.experience.app import create_app
+
+    return create_app(Hub(load_settings()))
 
 
 def worker(
@@ -151,7 +204,7 @@ def migrate(
     async def main() -> bool:
         hub = Hub(settings)
         try:
-            current, head = await migrations.status(hub.db.engine)
+            current, head = await schema_status(hub)
             if check:
                 console.print(f"database at {current or 'nothing'}; newest is {head}")
                 return current == head

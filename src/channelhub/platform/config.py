@@ -47,6 +47,12 @@ class Settings(BaseSettings):
         description="How long an idle HTTP connection is kept open; keep it longer than "
         "your load balancer's idle timeout (60 s on AWS ALB).",
     )
+    workers: Annotated[int, Field(ge=1, le=64)] = Field(
+        1,
+        description="API processes `channelhub serve` runs on one port (PostgreSQL only: "
+        "SQLite has a single writer). Each also relays events and runs the consumers and "
+        "jobs. About one per CPU core.",
+    )
     log_level: str = Field("info", description="debug, info, warning or error.")
     log_format: LogFormat = Field(LogFormat.console, description="console or json.")
 

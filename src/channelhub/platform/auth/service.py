@@ -8,13 +8,14 @@ import secrets
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channelhub.platform.auth.models import ApiKey, Tenant
 from channelhub.platform.auth.principal import Principal
 from channelhub.platform.auth.scopes import ADMIN, validate_scopes
 from channelhub.platform.clock import Clock, utc_now
+from channelhub.platform.db.core import execute_core, table_of
 from channelhub.platform.errors import (
     ConflictError,
     InvalidError,
@@ -101,10 +102,18 @@ async def issue_key(
 async def authenticate(session: AsyncSession, secret: str) -> Principal:
     """Resolve a bearer secret to its principal, or refuse with one message for every cause
     (unknown, revoked), so that a caller learns nothing about which keys exist."""
-    key = await session.scalar(select(ApiKey).where(ApiKey.secret_hash == hash_secret(secret)))
-    if key is None or not key.active:
+    found = await execute_core(session, _KEY_BY_HASH, {"secret_hash": hash_secret(secret)})
+    key = found.first()
+    if key is None or key.revoked_at is not None:
         raise UnauthenticatedError("the API key is missing, unknown or revoked")
     return Principal(tenant_id=key.tenant_id, key_id=key.id, scopes=frozenset(key.scopes))
+
+
+_API_KEYS = table_of(ApiKey)
+_KEY_BY_HASH = select(
+    _API_KEYS.c.id, _API_KEYS.c.tenant_id, _API_KEYS.c.scopes, _API_KEYS.c.revoked_at
+).where(_API_KEYS.c.secret_hash == bindparam("secret_hash"))
+"""Built once: every request runs it."""
 
 
 async def list_keys(session: AsyncSession, tenant_id: str) -> Sequence[ApiKey]:

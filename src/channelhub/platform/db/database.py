@@ -16,7 +16,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event, make_url, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import (
@@ -95,6 +95,15 @@ class Database:
         self._writers = async_sessionmaker(writer_engine, expire_on_commit=False)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         self._after_commit: list[Callable[[AsyncSession], None]] = []
+
+    @property
+    def location(self) -> str:
+        """Where the database is, for messages: host:port/name, or the SQLite file (never
+        the credentials)."""
+        url = make_url(self.url)
+        if self.is_sqlite:
+            return url.database or ":memory:"
+        return f"{url.host or 'localhost'}:{url.port or 5432}/{url.database or ''}"
 
     def on_commit(self, callback: Callable[[AsyncSession], None]) -> None:
         """Run ``callback(session)`` after every committed write (e.g. wake the relay)."""

@@ -6,15 +6,17 @@ publishes rows only after they are visible, and keeps retrying until the bus ack
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pydantic import BaseModel
-from sqlalchemy import Insert, insert
+from sqlalchemy import Insert, Table, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channelhub.platform.clock import Clock, utc_now
+from channelhub.platform.db.core import execute_core, table_of
 from channelhub.platform.events.catalog import EventType
 from channelhub.platform.events.envelope import EventEnvelope
 from channelhub.platform.events.models import OutboxEvent, SubjectSequence
@@ -23,11 +25,36 @@ from channelhub.platform.ids import new_id
 OUTBOX_WRITTEN = "channelhub.outbox_written"
 """``session.info`` flag: this transaction wrote events (the relay is woken on commit)."""
 
+_OUTBOX_INSERT = insert(table_of(OutboxEvent))
 
-def dialect_insert(session: AsyncSession, table: type[object]) -> Insert:
+
+def dialect_insert(session: AsyncSession, table: type[object] | Table) -> Insert:
     """An INSERT supporting ON CONFLICT for the session's database (PostgreSQL or SQLite)."""
-    name = session.get_bind().dialect.name
-    return postgresql.insert(table) if name == "postgresql" else sqlite.insert(table)
+    return dialect_insert_for(dialect_name(session), table)
+
+
+def dialect_insert_for(dialect: str, table: type[object] | Table) -> Insert:
+    """An INSERT supporting ON CONFLICT for the named database (postgresql or sqlite)."""
+    return _INSERTS[dialect](table)
+
+
+def dialect_name(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
+
+
+_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+@functools.cache
+def _sequence_upsert(dialect: str) -> Insert:
+    """Add ``last`` to a subject's counter (creating it), returning the new value; built
+    once per database, since ON CONFLICT is spelled in each dialect's own insert."""
+    table = table_of(SubjectSequence)
+    insert_ = dialect_insert_for(dialect, table)
+    return insert_.on_conflict_do_update(  # type: ignore[attr-defined,no-any-return]
+        index_elements=["tenant_id", "subject"],
+        set_={"last": table.c.last + insert_.excluded.last},  # type: ignore[attr-defined]
+    ).returning(table.c.tenant_id, table.c.subject, table.c.last)
 
 
 @dataclass(frozen=True)
@@ -46,14 +73,11 @@ async def _take_sequences(
     """Reserve ``n`` numbers per (tenant, subject) in one statement; returns the last one
     taken for each. Concurrent writers of a subject queue on its row, so numbers are
     gap-free in commit order."""
-    insert_ = dialect_insert(session, SubjectSequence)
-    statement = insert_.on_conflict_do_update(  # type: ignore[attr-defined]
-        index_elements=["tenant_id", "subject"],
-        set_={"last": SubjectSequence.last + insert_.excluded.last},  # type: ignore[attr-defined]
-    ).returning(SubjectSequence.tenant_id, SubjectSequence.subject, SubjectSequence.last)
     # Rows as parameters of one fixed statement: compiled once and cached, however many.
-    rows = await session.execute(
-        statement, [{"tenant_id": t, "subject": s, "last": n} for (t, s), n in counts.items()]
+    rows = await execute_core(
+        session,
+        _sequence_upsert(dialect_name(session)),
+        [{"tenant_id": t, "subject": s, "last": n} for (t, s), n in counts.items()],
     )
     return {(tenant, subject): int(last) for tenant, subject, last in rows}
 
@@ -92,8 +116,9 @@ async def record_events(
                 data=event.data.model_dump(mode="json"),
             )
         )
-    await session.execute(
-        insert(OutboxEvent),
+    await execute_core(
+        session,
+        _OUTBOX_INSERT,
         [
             {
                 "id": e.id,

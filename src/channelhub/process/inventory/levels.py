@@ -14,6 +14,7 @@ from sqlalchemy import and_, case, func, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channelhub.platform.auth.principal import Principal
+from channelhub.platform.db.core import execute_core, table_of
 from channelhub.platform.events.outbox import PendingEvent, dialect_insert, record_events
 from channelhub.platform.ids import new_id
 from channelhub.process.inventory.events import BACK_IN_STOCK, LEVEL_CHANGED, OUT_OF_STOCK
@@ -29,6 +30,8 @@ AVAILABLE = case(
     else_=0,
 )
 """ATP in SQL: on_hand - reserved - safety_stock, never below zero."""
+
+_LEDGER_INSERT = insert(table_of(StockMovement))
 
 
 @dataclass(frozen=True)
@@ -111,15 +114,23 @@ async def lock_levels(
 
 
 async def record_movements(
-    session: AsyncSession, principal: Principal, moves: Sequence[Moved], now: datetime
+    session: AsyncSession,
+    principal: Principal,
+    moves: Sequence[Moved],
+    now: datetime,
+    *,
+    also: Sequence[PendingEvent] = (),
 ) -> None:
     """Write the ledger (a row per move), one ``inventory.level_changed`` per level that
-    ended the transaction changed (its first "before" and last "after"), and the
-    availability edges, in two statements however many moves there are."""
+    ended the transaction changed (its first "before" and last "after"), the availability
+    edges, and the caller's own events ``also``, in three statements however many moves
+    and events there are."""
     if not moves:
+        await record_events(session, also)
         return
-    await session.execute(
-        insert(StockMovement),
+    await execute_core(
+        session,
+        _LEDGER_INSERT,
         [
             {
                 "id": new_id("mov"),
@@ -169,7 +180,7 @@ async def record_movements(
         if m.before != m.after
     ]
     events += await _availability_edges(session, principal.tenant_id, list(net.values()))
-    await record_events(session, events)
+    await record_events(session, [*events, *also])
 
 
 async def _availability_edges(

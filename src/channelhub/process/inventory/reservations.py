@@ -9,23 +9,26 @@ SKUs queue on the rows instead of deadlocking.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Insert, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from channelhub.platform.auth.principal import Principal
 from channelhub.platform.clock import Clock, utc_now
+from channelhub.platform.db.core import execute_core, table_of
 from channelhub.platform.db.database import Database
 from channelhub.platform.errors import ConflictError, InvalidError
-from channelhub.platform.events.catalog import EventType
-from channelhub.platform.events.outbox import record_event
+from channelhub.platform.events.outbox import (
+    PendingEvent,
+    dialect_insert_for,
+    dialect_name,
+)
 from channelhub.platform.ids import new_id
-from channelhub.process.catalog.models import Variant
 from channelhub.process.channels.repository import SalesChannelRepository
 from channelhub.process.inventory import schemas
 from channelhub.process.inventory.errors import InsufficientStock, ReservationNotFound
@@ -43,13 +46,57 @@ from channelhub.process.inventory.levels import (
     record_movements,
 )
 from channelhub.process.inventory.models import Reservation, ReservationAllocation, StockLevel
-from channelhub.process.inventory.service import READ, WRITE, locations_by_ref, variants_by_sku
+from channelhub.process.inventory.service import (
+    READ,
+    WRITE,
+    SkuRef,
+    locations_by_ref,
+    variants_by_sku,
+)
 from channelhub.process.stores.geo import distance_km
 from channelhub.process.stores.models import Location
 from channelhub.process.stores.repository import LocationRepository
 
 _TAKE_ATTEMPTS = 5
 _FAR = float("inf")
+
+_LEVELS = table_of(StockLevel)
+_RESERVATIONS = table_of(Reservation)
+_ALLOCATIONS = table_of(ReservationAllocation)
+_AT_LEVEL = (
+    _LEVELS.c.variant_id == bindparam("at_variant"),
+    _LEVELS.c.location_id == bindparam("at_location"),
+)
+_TAKE = (
+    update(_LEVELS)
+    .where(
+        *_AT_LEVEL,
+        _LEVELS.c.on_hand - _LEVELS.c.reserved - _LEVELS.c.safety_stock >= bindparam("amount"),
+    )
+    .values(
+        reserved=_LEVELS.c.reserved + bindparam("amount"),
+        updated_at=bindparam("now", type_=_LEVELS.c.updated_at.type),
+    )
+    .returning(_LEVELS.c.on_hand, _LEVELS.c.reserved, _LEVELS.c.safety_stock)
+)
+"""Hold ``amount`` units at one level if that many are free: the database decides,
+atomically against every concurrent writer."""
+_AVAILABLE_AT = select(AVAILABLE).where(*_AT_LEVEL)
+_ALLOCATION_INSERT = insert(_ALLOCATIONS)
+
+
+@functools.cache
+def _claim(dialect: str) -> Insert:
+    """Insert the reservation unless its key is taken; returns its id only if inserted.
+
+    The key is claimed before any stock is touched: a concurrent request with the same key
+    waits on the unique index until this transaction ends, then finds the reservation.
+    """
+    insert_ = dialect_insert_for(dialect, _RESERVATIONS)
+    claim: Insert = insert_.on_conflict_do_nothing(  # type: ignore[attr-defined]
+        index_elements=["tenant_id", "key"]
+    )
+    return claim.returning(_RESERVATIONS.c.id)
 
 
 @dataclass(frozen=True)
@@ -83,12 +130,10 @@ def _fingerprint(data: schemas.ReservationCreate) -> str:
 
 
 async def _available(session: AsyncSession, variant_id: str, location_id: str) -> int:
-    value = await session.scalar(
-        select(AVAILABLE).where(
-            StockLevel.variant_id == variant_id, StockLevel.location_id == location_id
-        )
+    found = await execute_core(
+        session, _AVAILABLE_AT, {"at_variant": variant_id, "at_location": location_id}
     )
-    return int(value or 0)
+    return int(found.scalar() or 0)
 
 
 async def _take(
@@ -101,18 +146,18 @@ async def _take(
     """
     amount = need
     for _ in range(_TAKE_ATTEMPTS):
-        statement = (
-            update(StockLevel)
-            .where(
-                StockLevel.variant_id == variant_id,
-                StockLevel.location_id == location_id,
-                StockLevel.on_hand - StockLevel.reserved - StockLevel.safety_stock >= amount,
+        row = (
+            await execute_core(
+                session,
+                _TAKE,
+                {
+                    "at_variant": variant_id,
+                    "at_location": location_id,
+                    "amount": amount,
+                    "now": clock(),
+                },
             )
-            .values(reserved=StockLevel.reserved + amount, updated_at=clock())
-            .returning(StockLevel.on_hand, StockLevel.reserved, StockLevel.safety_stock)
-            .execution_options(synchronize_session=False)
-        )
-        row = (await session.execute(statement)).one_or_none()
+        ).one_or_none()
         if row is not None:
             after = Figures(*row)
             before = Figures(after.on_hand, after.reserved - amount, after.safety_stock)
@@ -128,6 +173,11 @@ async def _candidates(
     session: AsyncSession, principal: Principal, data: schemas.ReservationCreate
 ) -> list[Location]:
     """Locations to take stock from, in the order the strategy prefers."""
+    if data.sales_channel_id is not None and (
+        await SalesChannelRepository(session, principal.tenant_id).get(data.sales_channel_id)
+        is None
+    ):
+        raise InvalidError(f"no sales channel {data.sales_channel_id!r}", field="sales_channel_id")
     if data.location is not None:
         location = (
             await locations_by_ref(session, principal.tenant_id, [data.location], field="location")
@@ -140,11 +190,6 @@ async def _candidates(
             raise InvalidError(f"location {data.location!r} does not ship", field="location")
         return [location]
     assert data.sales_channel_id is not None
-    if (
-        await SalesChannelRepository(session, principal.tenant_id).get(data.sales_channel_id)
-        is None
-    ):
-        raise InvalidError(f"no sales channel {data.sales_channel_id!r}", field="sales_channel_id")
     serving = await LocationRepository(session, principal.tenant_id).serving(data.sales_channel_id)
     shipping = [location for location, _ in serving if location.ships]
     if data.strategy is schemas.Strategy.nearest and data.deliver_to is not None:
@@ -162,13 +207,13 @@ async def _candidates(
 async def _allocate(
     session: AsyncSession,
     data: schemas.ReservationCreate,
-    variants: dict[str, Variant],
+    variants: dict[str, SkuRef],
     candidates: list[Location],
     clock: Clock,
-) -> list[tuple[int, Variant, Taken]]:
+) -> list[tuple[int, SkuRef, Taken]]:
     """Take every line's units, or raise InsufficientStock (the transaction is then rolled
     back, so nothing stays reserved)."""
-    taken: list[tuple[int, Variant, Taken]] = []
+    taken: list[tuple[int, SkuRef, Taken]] = []
     lines = sorted(enumerate(data.lines), key=lambda item: variants[item[1].sku].id)
     for index, line in lines:
         variant = variants[line.sku]
@@ -196,6 +241,25 @@ async def _allocate(
     return taken
 
 
+async def _existing(
+    session: AsyncSession, principal: Principal, data: schemas.ReservationCreate, fingerprint: str
+) -> schemas.Reservation:
+    """The reservation already made with this key, if it was made for the same request."""
+    existing = await session.scalar(
+        select(Reservation)
+        .options(selectinload(Reservation.allocations))
+        .where(Reservation.tenant_id == principal.tenant_id, Reservation.key == data.key)
+    )
+    assert existing is not None, "the key's row conflicted, so it exists"
+    if existing.fingerprint != fingerprint:
+        raise ConflictError(
+            f"reservation key {data.key!r} was used for a different request",
+            code="reservation_key_reused",
+            field="key",
+        )
+    return to_schema(existing)
+
+
 async def reserve(
     session: AsyncSession,
     principal: Principal,
@@ -204,61 +268,72 @@ async def reserve(
     clock: Clock = utc_now,
 ) -> tuple[schemas.Reservation, bool]:
     """Hold stock for every line, or for none. Returns (reservation, created): the same
-    key and request return the existing reservation with created=False."""
+    key and request return the existing reservation with created=False.
+
+    Runs as a handful of statements built once: references are resolved first, the key is
+    claimed, and the stock rows are locked last, so a hot SKU's row is held only for the
+    ledger and event inserts that must commit with it.
+    """
     principal.require(WRITE)
     fingerprint = _fingerprint(data)
-    existing = await session.scalar(
-        select(Reservation)
-        .options(selectinload(Reservation.allocations))
-        .where(Reservation.tenant_id == principal.tenant_id, Reservation.key == data.key)
-    )
-    if existing is not None:
-        if existing.fingerprint != fingerprint:
-            raise ConflictError(
-                f"reservation key {data.key!r} was used for a different request",
-                code="reservation_key_reused",
-                field="key",
-            )
-        return to_schema(existing), False
     variants = await variants_by_sku(
         session, principal.tenant_id, [line.sku for line in data.lines], field="lines.{i}.sku"
     )
     candidates = await _candidates(session, principal, data)
-    taken = await _allocate(session, data, variants, candidates, clock)
     now = clock()
-    reservation = Reservation(
-        id=new_id("rsv"),
-        tenant_id=principal.tenant_id,
-        key=data.key,
-        fingerprint=fingerprint,
-        reference=data.reference,
-        sales_channel_id=data.sales_channel_id,
-        fulfilment=data.fulfilment.value,
-        status=schemas.ReservationStatus.active.value,
-        expires_at=now + timedelta(seconds=data.ttl_seconds) if data.ttl_seconds else None,
-        created_at=now,
-        updated_at=now,
-        allocations=[
-            ReservationAllocation(
-                position=position,
-                line=index,
-                variant_id=variant.id,
-                sku=variant.sku,
-                location_id=got.location_id,
-                quantity=got.quantity,
-            )
+    reservation_id = new_id("rsv")
+    expires_at = now + timedelta(seconds=data.ttl_seconds) if data.ttl_seconds else None
+    claim = await execute_core(
+        session,
+        _claim(dialect_name(session)),
+        {
+            "id": reservation_id,
+            "tenant_id": principal.tenant_id,
+            "key": data.key,
+            "fingerprint": fingerprint,
+            "reference": data.reference,
+            "sales_channel_id": data.sales_channel_id,
+            "fulfilment": data.fulfilment.value,
+            "status": schemas.ReservationStatus.active.value,
+            "expires_at": expires_at,
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+    if claim.scalar() is None:
+        return await _existing(session, principal, data, fingerprint), False
+    taken = await _allocate(session, data, variants, candidates, clock)
+    await execute_core(
+        session,
+        _ALLOCATION_INSERT,
+        [
+            {
+                "reservation_id": reservation_id,
+                "position": position,
+                "line": index,
+                "variant_id": variant.id,
+                "sku": variant.sku,
+                "location_id": got.location_id,
+                "quantity": got.quantity,
+            }
             for position, (index, variant, got) in enumerate(taken)
         ],
     )
-    session.add(reservation)
-    try:
-        await session.flush()
-    except IntegrityError as exc:
-        raise ConflictError(
-            f"a reservation with key {data.key!r} is being made; retry to get it",
-            code="reservation_in_progress",
-            field="key",
-        ) from exc
+    result = schemas.Reservation(
+        id=reservation_id,
+        key=data.key,
+        reference=data.reference,
+        sales_channel_id=data.sales_channel_id,
+        fulfilment=data.fulfilment,
+        status=schemas.ReservationStatus.active,
+        expires_at=expires_at,
+        allocations=[
+            schemas.Allocation(sku=variant.sku, location_id=got.location_id, quantity=got.quantity)
+            for _, variant, got in taken
+        ],
+        created_at=now,
+        updated_at=now,
+    )
     await record_movements(
         session,
         principal,
@@ -271,13 +346,14 @@ async def reserve(
                 before=got.before,
                 after=got.after,
                 incoming=0,
-                reference=reservation.id,
+                reference=reservation_id,
             )
             for _, variant, got in taken
         ],
         now,
+        also=[PendingEvent(RESERVATION_CREATED, principal.tenant_id, reservation_id, result)],
     )
-    return await _emit(session, principal, RESERVATION_CREATED, reservation), True
+    return result, True
 
 
 async def _load(
@@ -302,8 +378,9 @@ async def _finish(
     reservation: Reservation,
     status: schemas.ReservationStatus,
     clock: Clock,
-) -> None:
-    """Give the held units back (release, expire) or send them out (commit)."""
+) -> schemas.Reservation:
+    """Give the held units back (release, expire) or send them out (commit), and record
+    the reservation's event with the movements."""
     now = clock()
     kind = {"released": "release", "expired": "expire", "committed": "commit"}[status.value]
     keys = [(a.variant_id, a.location_id) for a in reservation.allocations]
@@ -331,7 +408,10 @@ async def _finish(
     reservation.status = status.value
     reservation.updated_at = now
     await session.flush()
-    await record_movements(session, principal, moves, now)
+    result = to_schema(reservation)
+    event = PendingEvent(_FINISHED_EVENT[status], principal.tenant_id, reservation.id, result)
+    await record_movements(session, principal, moves, now, also=[event])
+    return result
 
 
 _FINISHED_EVENT = {
@@ -361,8 +441,7 @@ async def finish(
             code="reservation_finished",
             reservation_status=reservation.status,
         )
-    await _finish(session, principal, reservation, status, clock)
-    return await _emit(session, principal, _FINISHED_EVENT[status], reservation)
+    return await _finish(session, principal, reservation, status, clock)
 
 
 async def get_reservation(
@@ -392,15 +471,4 @@ async def expire_due(db: Database, *, limit: int = 100, clock: Clock = utc_now) 
         for reservation in due:
             principal = Principal.system(reservation.tenant_id, name="job:reservation-expiry")
             await _finish(session, principal, reservation, schemas.ReservationStatus.expired, clock)
-            await _emit(session, principal, RESERVATION_EXPIRED, reservation)
     return len(due)
-
-
-async def _emit(
-    session: AsyncSession, principal: Principal, event_type: EventType, reservation: Reservation
-) -> schemas.Reservation:
-    result = to_schema(reservation)
-    await record_event(
-        session, event_type, tenant_id=principal.tenant_id, subject=reservation.id, data=result
-    )
-    return result

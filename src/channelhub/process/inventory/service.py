@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channelhub.platform.auth.principal import Principal
 from channelhub.platform.clock import Clock, utc_now
+from channelhub.platform.db.core import execute_core, table_of
 from channelhub.platform.db.pagination import Page, PageRequest, encode_cursor
 from channelhub.platform.errors import InvalidError
 from channelhub.process.catalog.models import Variant
@@ -29,13 +31,30 @@ READ = "inventory:read"
 WRITE = "inventory:write"
 
 
+@dataclass(frozen=True)
+class SkuRef:
+    """A catalog variant as stock refers to it."""
+
+    id: str
+    sku: str
+
+
+_VARIANTS = table_of(Variant)
+_VARIANTS_BY_SKU = select(_VARIANTS.c.id, _VARIANTS.c.sku).where(
+    _VARIANTS.c.tenant_id == bindparam("tenant_id"),
+    _VARIANTS.c.sku.in_(bindparam("skus", expanding=True)),
+)
+
+
 async def variants_by_sku(
     session: AsyncSession, tenant_id: str, skus: Sequence[str], *, field: str
-) -> dict[str, Variant]:
+) -> dict[str, SkuRef]:
     """The variants of ``skus``; the first unknown SKU is refused, naming ``field`` (with
     ``{i}`` standing for its index)."""
-    statement = select(Variant).where(Variant.tenant_id == tenant_id, Variant.sku.in_(skus))
-    found = {v.sku: v for v in (await session.scalars(statement)).all()}
+    rows = await execute_core(
+        session, _VARIANTS_BY_SKU, {"tenant_id": tenant_id, "skus": list(skus)}
+    )
+    found = {sku: SkuRef(id_, sku) for id_, sku in rows}
     for index, sku in enumerate(skus):
         if sku not in found:
             raise InvalidError(f"no SKU {sku!r} in the catalog", field=field.format(i=index))

@@ -2,11 +2,18 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import selectinload
 
 from channelhub.platform.db.repository import TenantRepository
 from channelhub.process.stores.models import Location, LocationChannel
+
+_BY_ID_OR_CODE = select(Location).where(
+    Location.tenant_id == bindparam("tenant_id"),
+    Location.id.in_(bindparam("refs", expanding=True))
+    | Location.code.in_(bindparam("refs", expanding=True)),
+)
+"""Built once: reservations and stock updates resolve locations on every request."""
 
 
 class LocationRepository(TenantRepository[Location]):
@@ -25,8 +32,11 @@ class LocationRepository(TenantRepository[Location]):
 
     async def resolve(self, refs: Collection[str]) -> dict[str, Location]:
         """Locations by id or code, keyed by the reference given."""
-        statement = self.scoped().where(Location.id.in_(refs) | Location.code.in_(refs))
-        found = (await self.session.execute(statement)).scalars().all()
+        found = (
+            await self.session.scalars(
+                _BY_ID_OR_CODE, {"tenant_id": self.tenant_id, "refs": list(refs)}
+            )
+        ).all()
         by_ref: dict[str, Location] = {}
         for location in found:
             by_ref[location.id] = location

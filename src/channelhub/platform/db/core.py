@@ -1,0 +1,47 @@
+"""Prebuilt Core statements for hot paths.
+
+A request that runs a handful of statements spends more CPU building ORM statements,
+deriving their cache keys and keeping the unit of work's books than the database spends
+executing them. Hot paths therefore build their statements once, on the Core table, and
+run them on the session's connection, inside the same transaction as everything else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import CursorResult, Executable, Table
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from channelhub.platform.db.base import Base
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core table of a mapped class."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+async def execute_core(
+    session: AsyncSession,
+    statement: Executable,
+    parameters: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+) -> CursorResult[*tuple[Any, ...]]:
+    """Run a Core statement in the session's transaction, bypassing the ORM's execution
+    layer (which would treat a DML statement on a mapped table as an ORM bulk operation).
+    A list of parameter sets runs as one executemany (RETURNING included). Pending ORM
+    changes are flushed first, as the session's own autoflush would."""
+    return await session.run_sync(_execute, statement, parameters)
+
+
+def _execute(
+    session: Session,
+    statement: Executable,
+    parameters: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+) -> CursorResult[*tuple[Any, ...]]:
+    if session.new or session.dirty or session.deleted:
+        session.flush()
+    return session.connection().execute(statement, parameters)
