@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from channelhub.platform.config import Settings
+from channelhub.platform.db import sqlite
 from channelhub.platform.errors import UnavailableError
 
 _BEGIN_OPTION = "channelhub_sqlite_begin"
@@ -79,7 +80,9 @@ class Database:
         self.is_sqlite = settings.is_sqlite
         # hide_parameters: statements in error logs never carry values (secrets, PII).
         if self.is_sqlite:
-            self.engine = create_async_engine(self.url, hide_parameters=True)
+            self.engine = create_async_engine(
+                self.url, hide_parameters=True, async_creator=sqlite.connector(self.url)
+            )
             _configure_sqlite(self.engine, settings.sqlite_busy_timeout_ms)
             writer_engine = self.engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
         else:
