@@ -15,4 +15,5 @@ pytest_plugins = [
     "tests.fixtures.hub",
     "tests.fixtures.events",
     "tests.fixtures.inventory",
+    "tests.fixtures.orders",
 ]

@@ -40,6 +40,7 @@ EXIT_CODES = {
     ErrorKind.unauthenticated: 5,
     ErrorKind.precondition_failed: 6,
     ErrorKind.unavailable: 69,
+    ErrorKind.rate_limited: 75,
 }
 
 

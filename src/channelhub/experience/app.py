@@ -11,6 +11,7 @@ import channelhub
 from channelhub.experience.rest import deps
 from channelhub.experience.rest.middleware import RequestContextMiddleware, UnitOfWorkMiddleware
 from channelhub.experience.rest.problems import install_problem_handlers
+from channelhub.experience.rest.ratelimit import RateLimits
 from channelhub.experience.rest.routes import (
     access,
     catalog,
@@ -18,6 +19,8 @@ from channelhub.experience.rest.routes import (
     events,
     health,
     inventory,
+    orders,
+    selfservice,
     stores,
 )
 from channelhub.platform.runtime import Runtime
@@ -61,7 +64,18 @@ def create_app(hub: Runtime, *, run_background: bool = True) -> FastAPI:
     app.state.hub = hub
     install_problem_handlers(app)
     app.add_exception_handler(deps.ReplayedResponse, deps.replay)
-    for module in (health, access, channels, catalog, stores, inventory, events):
+    app.state.rate_limits = RateLimits(hub.settings.rate_limit_storage_url)
+    for module in (
+        health,
+        access,
+        channels,
+        catalog,
+        stores,
+        inventory,
+        orders,
+        selfservice,
+        events,
+    ):
         app.include_router(module.router)
     app.add_middleware(
         UnitOfWorkMiddleware, db=hub.db, max_body_bytes=hub.settings.max_request_body_bytes

@@ -1,12 +1,13 @@
 """Every mapped table, imported so that ``Base.metadata`` is complete for Alembic."""
 
-from channelhub.platform import idempotency
+from channelhub.platform import idempotency, signing
 from channelhub.platform.auth import models as auth_models
 from channelhub.platform.db.base import Base
 from channelhub.platform.events import models as event_models
 from channelhub.process.catalog import models as catalog_models
 from channelhub.process.channels import models as channel_models
 from channelhub.process.inventory import models as inventory_models
+from channelhub.process.orders import models as order_models
 from channelhub.process.stores import models as store_models
 
 __all__ = [
@@ -17,5 +18,7 @@ __all__ = [
     "event_models",
     "idempotency",
     "inventory_models",
+    "order_models",
+    "signing",
     "store_models",
 ]

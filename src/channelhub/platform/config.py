@@ -40,6 +40,17 @@ class Settings(BaseSettings):
         description="On the first start of an empty database, this becomes the default "
         "tenant's admin API key instead of a generated one (for automated set-ups).",
     )
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Signs shoppers' order links (self-service). Default: a key generated "
+        "once and kept in the database. Changing it invalidates the links sent so far.",
+    )
+    rate_limit_storage_url: str = Field(
+        "memory://",
+        description="Where self-service rate limits count: memory:// (per process) or a "
+        "shared store the `limits` library supports, e.g. redis://host:6379 (needs "
+        "`pip install limits[redis]`).",
+    )
     host: str = Field("127.0.0.1", description="Address `channelhub serve` binds to.")
     port: Annotated[int, Field(ge=1, le=65535)] = Field(8000, description="HTTP port.")
     http_keep_alive_s: Annotated[int, Field(ge=1)] = Field(

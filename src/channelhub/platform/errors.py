@@ -14,6 +14,7 @@ class ErrorKind(StrEnum):
     unauthenticated = "unauthenticated"
     precondition_failed = "precondition_failed"
     unavailable = "unavailable"
+    rate_limited = "rate_limited"
 
 
 class ChannelhubError(Exception):
@@ -78,3 +79,14 @@ class UnavailableError(ChannelhubError):
 
     kind = ErrorKind.unavailable
     code = "unavailable"
+
+
+class RateLimitedError(ChannelhubError):
+    """Too many attempts; ``retry_after_s`` says when the next one is allowed."""
+
+    kind = ErrorKind.rate_limited
+    code = "rate_limited"
+
+    def __init__(self, detail: str, *, retry_after_s: int) -> None:
+        super().__init__(detail, retry_after_s=retry_after_s)
+        self.retry_after_s = retry_after_s

@@ -8,4 +8,5 @@ RESOURCES: dict[str, str] = {
     "events": "The event log (read) and consumer failures.",
     "stores": "Locations: warehouses and retail stores.",
     "inventory": "Stock levels, reservations and availability.",
+    "orders": "Orders, shipments, returns, refunds and the order policy.",
 }

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from channelhub.platform.db.database import is_connection_error, is_transient_conflict
-from channelhub.platform.errors import ChannelhubError, ErrorKind
+from channelhub.platform.errors import ChannelhubError, ErrorKind, RateLimitedError
 
 log = structlog.get_logger(__name__)
 
@@ -32,6 +32,7 @@ STATUS_OF_KIND = {
     ErrorKind.unauthenticated: 401,
     ErrorKind.precondition_failed: 412,
     ErrorKind.unavailable: 503,
+    ErrorKind.rate_limited: 429,
 }
 
 PROBLEM_TYPES: dict[str, tuple[str, str]] = {
@@ -71,6 +72,11 @@ PROBLEM_TYPES: dict[str, tuple[str, str]] = {
         "Payload too large",
         "The request body is larger than the server accepts (CHANNELHUB_MAX_REQUEST_BODY_BYTES).",
     ),
+    "too-many-requests": (
+        "Too many requests",
+        "Too many attempts from this client or for this order in a short time (a guard "
+        "against guessing order numbers). Retry after `Retry-After` seconds.",
+    ),
     "unavailable": (
         "Service unavailable",
         "A dependency (database or event bus) is unreachable. Retry after `Retry-After` seconds.",
@@ -91,6 +97,7 @@ _SLUG_OF_STATUS = {
     412: "precondition-failed",
     413: "payload-too-large",
     422: "validation",
+    429: "too-many-requests",
     503: "unavailable",
 }
 
@@ -168,6 +175,8 @@ def _channelhub_error(request: Request, exc: Exception) -> Response:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     if status == 503:
         headers = {"Retry-After": "5"}
+    if isinstance(exc, RateLimitedError):
+        headers = {"Retry-After": str(exc.retry_after_s)}
     return problem_response(
         request, status, exc.detail, code=exc.code, errors=errors, headers=headers, extra=exc.extra
     )

@@ -35,6 +35,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         409: "Conflicts with current state (see `code`).",
         412: "If-Match names an outdated version.",
         422: "Invalid input; `errors` names each field at fault.",
+        429: "Too many attempts; retry after `Retry-After` seconds.",
         503: "Database or event bus unavailable; retry later.",
     }
     return {

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, UniqueConstraint
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from channelhub.platform.db.base import Base, TenantScoped, Timestamped
@@ -27,6 +30,11 @@ class Location(TenantScoped, Timestamped, Base):
     ships: Mapped[bool] = mapped_column(Boolean)
     pickup: Mapped[bool] = mapped_column(Boolean)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    hours: Mapped[dict[str, Any] | None]
+    """OpeningHours as JSON; null: not set (open unless temporarily closed)."""
+    closed_reason: Mapped[str | None] = mapped_column(Text)
+    closed_since: Mapped[datetime | None]
+    reopens_at: Mapped[datetime | None]
 
     channels: Mapped[list[LocationChannel]] = relationship(
         lazy="raise", cascade="all, delete-orphan", order_by="LocationChannel.priority"

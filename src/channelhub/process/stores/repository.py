@@ -22,8 +22,12 @@ class LocationRepository(TenantRepository[Location]):
     def with_channels(self) -> Select[Location]:
         return self.scoped().options(selectinload(Location.channels))
 
-    async def get_with_channels(self, location_id: str) -> Location | None:
+    async def get_with_channels(
+        self, location_id: str, *, for_update: bool = False
+    ) -> Location | None:
         statement = self.with_channels().where(Location.id == location_id)
+        if for_update:
+            statement = statement.with_for_update(of=Location)
         return (await self.session.execute(statement)).scalar_one_or_none()
 
     async def by_code(self, code: str) -> Location | None:

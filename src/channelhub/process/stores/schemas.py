@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import datetime as dt
+import itertools
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
@@ -34,6 +36,137 @@ LocationCode = Annotated[
 ]
 Latitude = Annotated[float, Field(ge=-90, le=90, description="WGS 84 latitude, degrees.")]
 Longitude = Annotated[float, Field(ge=-180, le=180, description="WGS 84 longitude, degrees.")]
+
+
+ClockTime = Annotated[
+    str,
+    Field(
+        pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$",
+        description="Local time HH:MM (24:00 is midnight at the end of the day).",
+        examples=["09:00"],
+    ),
+]
+
+
+class TimeRange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    opens: ClockTime
+    closes: ClockTime
+
+    @model_validator(mode="after")
+    def _in_order(self) -> TimeRange:
+        if self.closes <= self.opens:
+            raise ValueError(
+                "closes must be after opens; split a range that passes midnight in two "
+                "(22:00-24:00 and 00:00-02:00 the next day)"
+            )
+        return self
+
+
+DayHours = Annotated[
+    list[TimeRange],
+    Field(default_factory=list, max_length=6, description="Opening ranges; empty: closed."),
+]
+
+
+class WeeklyHours(BaseModel):
+    """Opening ranges per weekday, in the store's time zone."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    monday: DayHours
+    tuesday: DayHours
+    wednesday: DayHours
+    thursday: DayHours
+    friday: DayHours
+    saturday: DayHours
+    sunday: DayHours
+
+    @model_validator(mode="after")
+    def _no_overlap(self) -> WeeklyHours:
+        for day in type(self).model_fields:
+            _check_ranges(getattr(self, day), day)
+        return self
+
+
+class HoursException(BaseModel):
+    """A dated exception: closed all day (a holiday), or other hours that day."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    date: dt.date = Field(description="The local date.")
+    closed: bool = Field(False, description="Closed all day.")
+    hours: list[TimeRange] = Field(
+        default_factory=list, max_length=6, description="That day's ranges, when not closed."
+    )
+    note: str = Field("", max_length=200, description="Why, e.g. Christmas Day.")
+
+    @model_validator(mode="after")
+    def _closed_or_hours(self) -> HoursException:
+        if self.closed == bool(self.hours):
+            raise ValueError("give either closed: true or that day's hours")
+        _check_ranges(self.hours, str(self.date))
+        return self
+
+
+def _check_ranges(ranges: list[TimeRange], day: str) -> None:
+    ordered = sorted(ranges, key=lambda r: r.opens)
+    for earlier, later in itertools.pairwise(ordered):
+        if later.opens < earlier.closes:
+            raise ValueError(f"opening ranges of {day} overlap")
+
+
+class OpeningHours(BaseModel):
+    """When a store is open: a week of ranges plus dated exceptions."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    weekly: WeeklyHours
+    exceptions: list[HoursException] = Field(
+        default_factory=list, max_length=400, description="Holidays and special hours."
+    )
+
+    @model_validator(mode="after")
+    def _one_exception_a_day(self) -> OpeningHours:
+        dates = [e.date for e in self.exceptions]
+        if len(set(dates)) != len(dates):
+            raise ValueError("at most one exception per date")
+        return self
+
+
+class ClosureRequest(BaseModel):
+    """Close a store until further notice, or until ``reopens_at``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(
+        min_length=1, max_length=500, description="Why, in a few words (shown to agents)."
+    )
+    reopens_at: datetime | None = Field(
+        None, description="Expected reopening (UTC); null: not known yet."
+    )
+
+
+class StoreStatus(BaseModel):
+    """Whether a location is open now, and why not."""
+
+    location_id: str = Field(description="The location (loc_...).")
+    code: str = Field(description="Its code.")
+    name: str = Field(description="Display name.")
+    state: str = Field(
+        description="open, closed (outside opening hours), holiday or temporarily_closed."
+    )
+    open_now: bool = Field(description="Open for customers at this moment.")
+    opens_at: datetime | None = Field(
+        description="When closed: the next opening (UTC), if known within two weeks."
+    )
+    closes_at: datetime | None = Field(description="When open: when it closes next (UTC).")
+    today: list[TimeRange] = Field(description="Today's opening ranges, local time.")
+    timezone: str = Field(description="The store's IANA time zone.")
+    closed_reason: str | None = Field(description="Why it is temporarily closed.")
+    closed_since: datetime | None = Field(description="Temporarily closed since (UTC).")
+    reopens_at: datetime | None = Field(description="Expected reopening (UTC), if known.")
 
 
 class LocationKind(StrEnum):
@@ -117,5 +250,9 @@ class Location(BaseModel):
     pickup: bool = Field(description="Customers can collect orders here.")
     active: bool = Field(description="Inactive locations are never allocated from.")
     channels: list[ChannelLink] = Field(description="Sales channels served, by priority.")
+    hours: OpeningHours | None = Field(description="Opening hours, if set.")
+    closed_reason: str | None = Field(description="Why it is temporarily closed, if it is.")
+    closed_since: datetime | None = Field(description="Temporarily closed since (UTC).")
+    reopens_at: datetime | None = Field(description="Expected reopening (UTC), if known.")
     created_at: datetime = Field(description="When the location was created (UTC).")
     updated_at: datetime = Field(description="When the location last changed (UTC).")

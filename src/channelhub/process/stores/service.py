@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,8 +15,14 @@ from channelhub.platform.events.catalog import EventType
 from channelhub.platform.events.outbox import record_event
 from channelhub.platform.ids import new_id
 from channelhub.process.channels.repository import SalesChannelRepository
-from channelhub.process.stores import models, schemas
-from channelhub.process.stores.events import LOCATION_CREATED, LOCATION_UPDATED
+from channelhub.process.stores import hours, models, schemas
+from channelhub.process.stores.events import (
+    LOCATION_CREATED,
+    LOCATION_UPDATED,
+    STORE_CLOSED,
+    STORE_HOURS_CHANGED,
+    STORE_REOPENED,
+)
 from channelhub.process.stores.repository import LocationRepository
 
 READ = "stores:read"
@@ -49,8 +57,42 @@ def to_schema(location: models.Location) -> schemas.Location:
             schemas.ChannelLink(sales_channel_id=link.sales_channel_id, priority=link.priority)
             for link in location.channels
         ],
+        hours=opening_hours(location),
+        closed_reason=location.closed_reason,
+        closed_since=location.closed_since,
+        reopens_at=location.reopens_at,
         created_at=location.created_at,
         updated_at=location.updated_at,
+    )
+
+
+def opening_hours(location: models.Location) -> schemas.OpeningHours | None:
+    return None if location.hours is None else schemas.OpeningHours(**location.hours)
+
+
+def closure_of(location: models.Location) -> hours.Closure | None:
+    if location.closed_reason is None or location.closed_since is None:
+        return None
+    return hours.Closure(location.closed_reason, location.closed_since, location.reopens_at)
+
+
+def store_status(location: models.Location, at: datetime) -> schemas.StoreStatus:
+    """Whether ``location`` is open at ``at``: the one answer every channel shows."""
+    state = hours.open_state(opening_hours(location), location.timezone, closure_of(location), at)
+    closure = closure_of(location)
+    return schemas.StoreStatus(
+        location_id=location.id,
+        code=location.code,
+        name=location.name,
+        state=state.state.value,
+        open_now=state.open_now,
+        opens_at=state.opens_at,
+        closes_at=state.closes_at,
+        today=state.today,
+        timezone=location.timezone,
+        closed_reason=closure.reason if closure else None,
+        closed_since=closure.since if closure else None,
+        reopens_at=closure.reopens_at if closure else None,
     )
 
 
@@ -182,3 +224,92 @@ async def list_locations(
     locations = LocationRepository(session, principal.tenant_id)
     found = await locations.paginate(locations.with_channels(), page)
     return Page([to_schema(location) for location in found.items], found.next_cursor)
+
+
+async def _location(
+    session: AsyncSession, principal: Principal, location_id: str, *, lock: bool = False
+) -> models.Location:
+    locations = LocationRepository(session, principal.tenant_id)
+    location = await locations.get_with_channels(location_id, for_update=lock)
+    if location is None:
+        raise LocationNotFound(f"no location {location_id!r}")
+    return location
+
+
+async def set_hours(
+    session: AsyncSession,
+    principal: Principal,
+    location_id: str,
+    data: schemas.OpeningHours,
+    *,
+    clock: Clock = utc_now,
+) -> schemas.Location:
+    """Replace a location's opening hours and dated exceptions. Emits `store.hours_changed`."""
+    principal.require(WRITE)
+    location = await _location(session, principal, location_id)
+    location.hours = data.model_dump(mode="json")
+    location.updated_at = clock()
+    await session.flush()
+    return await _emit(session, principal, STORE_HOURS_CHANGED, location)
+
+
+async def get_status(
+    session: AsyncSession, principal: Principal, location_id: str, *, clock: Clock = utc_now
+) -> schemas.StoreStatus:
+    principal.require(READ)
+    return store_status(await _location(session, principal, location_id), clock())
+
+
+async def close_temporarily(
+    session: AsyncSession,
+    principal: Principal,
+    location_id: str,
+    data: schemas.ClosureRequest,
+    *,
+    clock: Clock = utc_now,
+) -> models.Location:
+    """Mark a location temporarily closed (row-locked: concurrent closures queue). Closing
+    it again updates the reason and expected reopening but keeps ``closed_since``. Emits
+    `store.closed` the first time. The orders context runs the closure playbook."""
+    principal.require(WRITE)
+    now = clock()
+    if data.reopens_at is not None and data.reopens_at <= now:
+        raise InvalidError("reopens_at must be in the future", field="reopens_at")
+    location = await _location(session, principal, location_id, lock=True)
+    newly = location.closed_since is None
+    location.closed_reason = data.reason
+    location.closed_since = location.closed_since or now
+    location.reopens_at = data.reopens_at
+    location.updated_at = now
+    await session.flush()
+    event = STORE_CLOSED if newly else LOCATION_UPDATED
+    data_model = store_status(location, now) if newly else to_schema(location)
+    await record_event(
+        session, event, tenant_id=principal.tenant_id, subject=location.id, data=data_model
+    )
+    return location
+
+
+async def reopen(
+    session: AsyncSession, principal: Principal, location_id: str, *, clock: Clock = utc_now
+) -> models.Location:
+    """End a temporary closure; reopening an open store changes nothing. Emits
+    `store.reopened`."""
+    principal.require(WRITE)
+    now = clock()
+    location = await _location(session, principal, location_id, lock=True)
+    if location.closed_since is None:
+        return location
+    location.closed_reason = None
+    location.closed_since = None
+    location.reopens_at = None
+    location.updated_at = now
+    await session.flush()
+    await record_event(
+        session,
+        STORE_REOPENED,
+        tenant_id=principal.tenant_id,
+        subject=location.id,
+        data=store_status(location, now),
+    )
+    return location
