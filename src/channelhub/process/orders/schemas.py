@@ -222,7 +222,7 @@ class OrderCreate(BaseModel):
         description="Ids of the order in other systems. Creating an order with an external "
         "id that is already known returns the existing order (200).",
     )
-    customer: Customer
+    customer: Customer = Field(description="Who ordered.")
     currency: CurrencyCode
     groups: list[GroupRequest] = Field(
         default_factory=lambda: [GroupRequest(method=Method.ship)],
@@ -230,16 +230,22 @@ class OrderCreate(BaseModel):
         max_length=20,
         description="How lines leave: shipped or collected at a store. Default: one shipment.",
     )
-    lines: list[LineRequest] = Field(min_length=1, max_length=500)
+    lines: list[LineRequest] = Field(
+        min_length=1,
+        max_length=500,
+        description="What is bought; each line names its group (default: the first).",
+    )
     discount_total: Amount = Field(0, description="Order-level discount, minor units.")
     tax_total: Amount = Field(0, description="Tax not included in the prices, minor units.")
     total: Amount | None = Field(
         None, description="If given, must equal lines - discounts + shipping + tax."
     )
-    payment_status: PaymentStatus = PaymentStatus.pending
+    payment_status: PaymentStatus = Field(
+        PaymentStatus.pending, description="Where the payment stands."
+    )
     confirmed: bool = Field(False, description="Accepted already (paid, or payment assured).")
     shipping_address: PostalAddress | None = Field(None, description="Needed to ship.")
-    billing_address: PostalAddress | None = None
+    billing_address: PostalAddress | None = Field(None, description="The billing address.")
     notes: str = Field("", max_length=5000, description="Internal notes.")
     placed_at: datetime | None = Field(None, description="When the customer ordered (UTC).")
 
@@ -266,11 +272,15 @@ class OrderUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    customer: Customer | None = None
-    shipping_address: PostalAddress | None = None
-    billing_address: PostalAddress | None = None
-    notes: str | None = Field(None, max_length=5000)
-    payment_status: PaymentStatus | None = None
+    customer: Customer | None = Field(None, description="New contact details and language.")
+    shipping_address: PostalAddress | None = Field(
+        None, description="New shipping address (refused once items have shipped)."
+    )
+    billing_address: PostalAddress | None = Field(None, description="New billing address.")
+    notes: str | None = Field(None, max_length=5000, description="New internal notes.")
+    payment_status: PaymentStatus | None = Field(
+        None, description="New payment status (from the payment system)."
+    )
     external_ids: list[ExternalRef] | None = Field(
         None, max_length=20, description="Added to the known ids (none is removed)."
     )
@@ -298,11 +308,23 @@ class ShipmentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     group_id: str = Field(description="The fulfilment group shipped from (ful_...).")
-    carrier: str = Field(min_length=1, max_length=64, examples=["ups"])
-    service: str = Field("", max_length=100, examples=["Standard"])
-    tracking_number: str = Field("", max_length=100)
-    tracking_url: str = Field("", max_length=1000, pattern=r"^(https?://\S+)?$")
-    estimated_delivery: dt.date | None = None
+    carrier: str = Field(
+        min_length=1,
+        max_length=64,
+        examples=["ups"],
+        description="The carrier, e.g. ups, dhl, ctt.",
+    )
+    service: str = Field(
+        "", max_length=100, examples=["Standard"], description="The carrier's service level."
+    )
+    tracking_number: str = Field("", max_length=100, description="The carrier's tracking number.")
+    tracking_url: str = Field(
+        "",
+        max_length=1000,
+        pattern=r"^(https?://\S+)?$",
+        description="Where the customer can follow it.",
+    )
+    estimated_delivery: dt.date | None = Field(None, description="Expected delivery date.")
     location: str | None = Field(
         None, max_length=64, description="The location it left from (id or code)."
     )
@@ -314,7 +336,7 @@ class ShipmentCreate(BaseModel):
 class TrackingEventCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    status: TrackingStatus
+    status: TrackingStatus = Field(description="The scan's status in the normalised vocabulary.")
     occurred_at: datetime = Field(description="When the carrier scanned it (UTC).")
     carrier_code: str = Field("", max_length=100, description="The carrier's own status code.")
     carrier_text: str = Field("", max_length=2000, description="The carrier's own words.")
@@ -325,7 +347,9 @@ class TrackingEventCreate(BaseModel):
 class ClosureChoice(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    option: ClosureOption
+    option: ClosureOption = Field(
+        description="ship_home (free delivery home), other_store, or cancel (full refund)."
+    )
     location: str | None = Field(
         None, max_length=64, description="The other store (id or code), for other_store."
     )
@@ -343,16 +367,20 @@ class ClosureChoice(BaseModel):
 class ReturnCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    items: list[ItemRequest] = Field(min_length=1, max_length=500)
-    reason: ReturnReason
+    items: list[ItemRequest] = Field(
+        min_length=1, max_length=500, description="Which lines, how many units."
+    )
+    reason: ReturnReason = Field(description="Why, from the fixed list.")
     note: str = Field("", max_length=2000, description="The customer's own words.")
 
 
 class ReturnLabel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    carrier: str = Field(min_length=1, max_length=64)
-    tracking_number: str = Field("", max_length=100)
+    carrier: str = Field(min_length=1, max_length=64, description="Carrier of the return.")
+    tracking_number: str = Field(
+        "", max_length=100, description="Tracking number of the return parcel."
+    )
     url: str = Field(pattern=r"^https?://\S+$", max_length=1000, description="The label.")
 
 
@@ -362,17 +390,23 @@ class RefundCreate(BaseModel):
     amount: Annotated[int, Field(ge=1, le=MAX_AMOUNT)] | None = Field(
         None, description="Minor units; default: everything paid and not yet refunded."
     )
-    reason: str = Field(min_length=1, max_length=500)
+    reason: str = Field(min_length=1, max_length=500, description="Why (goes on the timeline).")
     return_id: str | None = Field(None, description="The return it pays back, if any.")
 
 
 class PolicyUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    closure_fallback: ClosureFallback | None = None
-    closure_fallback_hours: int | None = Field(None, ge=1, le=24 * 30)
-    pickup_radius_km: int | None = Field(None, ge=1, le=1000)
-    return_window_days: int | None = Field(None, ge=0, le=365)
+    closure_fallback: ClosureFallback | None = Field(None, description="ship_home, cancel or none.")
+    closure_fallback_hours: int | None = Field(
+        None, ge=1, le=24 * 30, description="Hours the customer has to choose after a closure."
+    )
+    pickup_radius_km: int | None = Field(
+        None, ge=1, le=1000, description="How far another pickup store may be, km."
+    )
+    return_window_days: int | None = Field(
+        None, ge=0, le=365, description="Days after delivery a return may start."
+    )
 
 
 # --- output -----------------------------------------------------------------------------
@@ -381,114 +415,120 @@ class PolicyUpdate(BaseModel):
 class Line(BaseModel):
     id: str = Field(description="Line id (oln_...).")
     group_id: str = Field(description="Its fulfilment group.")
-    sku: str
-    title: str
-    quantity: int
-    unit_price: Money
-    discount: Money
-    total: Money
+    sku: str = Field(description="The SKU.")
+    title: str = Field(description="What the customer bought, as shown to them.")
+    quantity: int = Field(description="Units ordered.")
+    unit_price: Money = Field(description="Price of one unit.")
+    discount: Money = Field(description="Discount on the whole line.")
+    total: Money = Field(description="quantity x unit_price - discount.")
     fulfilled_quantity: int = Field(description="Units shipped or handed over.")
     returned_quantity: int = Field(description="Units received back.")
 
 
 class Group(BaseModel):
     id: str = Field(description="Fulfilment group id (ful_...).")
-    method: Method
+    method: Method = Field(description="ship or pickup.")
     location_id: str | None = Field(description="Pickup store, or where it shipped from.")
-    status: GroupStatus
+    status: GroupStatus = Field(description="Where the group is in its state machine.")
     reservation_id: str | None = Field(description="The stock held for it.")
-    shipping_fee: Money
+    shipping_fee: Money = Field(description="What the customer pays to ship this group.")
     shipping_waived: bool = Field(description="Shipping made free (e.g. after a store closed).")
 
 
 class TrackingEvent(BaseModel):
-    status: TrackingStatus
-    occurred_at: datetime
-    carrier_code: str
-    carrier_text: str
-    location: str
+    status: TrackingStatus = Field(description="Normalised status.")
+    occurred_at: datetime = Field(description="When the carrier scanned it (UTC).")
+    carrier_code: str = Field(description="The carrier's own status code.")
+    carrier_text: str = Field(description="The carrier's own words.")
+    location: str = Field(description="Where, as the carrier says.")
 
 
 class Shipment(BaseModel):
     id: str = Field(description="Shipment id (shp_...).")
-    order_id: str
-    group_id: str
-    carrier: str
-    service: str
-    tracking_number: str
-    tracking_url: str
-    status: TrackingStatus
-    carrier_status_code: str
-    carrier_status_text: str
-    estimated_delivery: dt.date | None
-    items: list[ItemRequest]
+    order_id: str = Field(description="The order.")
+    group_id: str = Field(description="The fulfilment group it ships.")
+    carrier: str = Field(description="The carrier, e.g. ups.")
+    service: str = Field(description="The carrier's service level.")
+    tracking_number: str = Field(description="The carrier's tracking number.")
+    tracking_url: str = Field(description="Where the customer can follow it.")
+    status: TrackingStatus = Field(
+        description="Latest tracking status (by the carrier's time), normalised."
+    )
+    carrier_status_code: str = Field(description="The carrier's own code for that status.")
+    carrier_status_text: str = Field(description="The carrier's own words for that status.")
+    estimated_delivery: dt.date | None = Field(description="Expected delivery date, if known.")
+    items: list[ItemRequest] = Field(description="What is in it.")
     events: list[TrackingEvent] = Field(description="Carrier scans, oldest first.")
-    created_at: datetime
-    delivered_at: datetime | None
+    created_at: datetime = Field(description="When it left (UTC).")
+    delivered_at: datetime | None = Field(description="When it was delivered (UTC).")
 
 
 class Order(BaseModel):
     id: str = Field(description="Order id (ord_...).")
-    number: str
-    sales_channel_id: str
-    status: OrderStatus
-    payment_status: PaymentStatus
+    number: str = Field(description="The order number the customer sees.")
+    sales_channel_id: str = Field(description="The channel it was sold in.")
+    status: OrderStatus = Field(description="Where the order is in its state machine.")
+    payment_status: PaymentStatus = Field(description="Where the payment stands.")
     action_needed: str | None = Field(
         description="Why the order waits for a decision (store_closed), or null."
     )
-    customer: Customer
-    currency: str
-    subtotal: Money
-    shipping_total: Money
-    discount_total: Money
-    tax_total: Money
-    total: Money
-    refunded_total: Money
-    lines: list[Line]
-    groups: list[Group]
-    external_ids: list[ExternalRef]
-    shipping_address: PostalAddress | None
-    billing_address: PostalAddress | None
-    notes: str
-    cancel_reason: str | None
-    placed_at: datetime
-    confirmed_at: datetime | None
-    cancelled_at: datetime | None
+    customer: Customer = Field(description="Who ordered, and in which language to speak to them.")
+    currency: str = Field(description="ISO 4217 currency of every amount.")
+    subtotal: Money = Field(description="Sum of the line totals.")
+    shipping_total: Money = Field(description="Shipping fees of the groups.")
+    discount_total: Money = Field(description="Order-level discount.")
+    tax_total: Money = Field(description="Tax not included in the prices.")
+    total: Money = Field(description="subtotal - discount_total + shipping_total + tax_total.")
+    refunded_total: Money = Field(description="Paid back so far.")
+    lines: list[Line] = Field(description="What was bought.")
+    groups: list[Group] = Field(
+        description="How the lines leave: each group ships or is collected at a store."
+    )
+    external_ids: list[ExternalRef] = Field(description="Ids of the order in other systems.")
+    shipping_address: PostalAddress | None = Field(description="Where ship groups go.")
+    billing_address: PostalAddress | None = Field(description="The billing address, if given.")
+    notes: str = Field(description="Internal notes.")
+    cancel_reason: str | None = Field(description="Why it was cancelled, if it was.")
+    placed_at: datetime = Field(description="When the customer ordered (UTC).")
+    confirmed_at: datetime | None = Field(description="When it was accepted (UTC).")
+    cancelled_at: datetime | None = Field(description="When it was cancelled (UTC).")
     version: int = Field(description="Increases with every change; the ETag.")
-    created_at: datetime
-    updated_at: datetime
+    created_at: datetime = Field(description="When channelhub recorded it (UTC).")
+    updated_at: datetime = Field(description="When it last changed (UTC).")
 
 
 class TimelineItem(BaseModel):
-    id: str
-    at: datetime
+    id: str = Field(description="Entry id (tle_...).")
+    at: datetime = Field(description="When (UTC).")
     kind: str = Field(description="status_changed, notice, choice, shipment, tracking, ...")
     actor: str = Field(description="Who: an API key, customer, or a named job.")
-    summary: str
-    data: dict[str, Any]
+    summary: str = Field(description="What happened, in a line.")
+    data: dict[str, Any] = Field(description="The facts of the entry (ids, statuses, reasons).")
 
 
 class Return(BaseModel):
     id: str = Field(description="Return id (ret_...).")
-    order_id: str
-    status: ReturnStatus
-    reason: ReturnReason
-    note: str
-    items: list[ItemRequest]
-    label: ReturnLabel | None
-    requested_by: str
-    created_at: datetime
-    received_at: datetime | None
+    order_id: str = Field(description="The order.")
+    status: ReturnStatus = Field(
+        description="requested, approved, rejected, received or cancelled."
+    )
+    reason: ReturnReason = Field(description="Why, from the fixed list.")
+    note: str = Field(description="The customer's own words.")
+    items: list[ItemRequest] = Field(description="Which lines, how many units.")
+    label: ReturnLabel | None = Field(description="The return label, once issued.")
+    requested_by: str = Field(description="customer, or the API key of the agent.")
+    created_at: datetime = Field(description="When it was requested (UTC).")
+    received_at: datetime | None = Field(description="When the items arrived back (UTC).")
 
 
 class Refund(BaseModel):
     id: str = Field(description="Refund id (rfd_...).")
-    order_id: str
-    return_id: str | None
-    amount: Money
-    reason: str
-    created_by: str
-    created_at: datetime
+    order_id: str = Field(description="The order.")
+    return_id: str | None = Field(description="The return it pays back, if any.")
+    amount: Money = Field(description="What was paid back.")
+    reason: str = Field(description="Why.")
+    created_by: str = Field(description="Who refunded: an API key, customer, or a named job.")
+    created_at: datetime = Field(description="When (UTC).")
 
 
 class Policy(BaseModel):
@@ -502,11 +542,13 @@ class Policy(BaseModel):
 
 
 class StoreOffer(BaseModel):
-    location_id: str
-    code: str
-    name: str
-    distance_km: float | None
-    status: StoreStatus
+    location_id: str = Field(description="The store (loc_...).")
+    code: str = Field(description="Its code.")
+    name: str = Field(description="Its name.")
+    distance_km: float | None = Field(
+        description="Distance from the closed store, km (null without coordinates)."
+    )
+    status: StoreStatus = Field(description="Whether it is open now.")
 
 
 class Action(BaseModel):
@@ -522,37 +564,37 @@ class Action(BaseModel):
 
 
 class ShipmentView(BaseModel):
-    id: str
-    carrier: str
-    service: str
-    tracking_number: str
-    tracking_url: str
-    status: TrackingStatus
+    id: str = Field(description="Shipment id (shp_...).")
+    carrier: str = Field(description="The carrier.")
+    service: str = Field(description="The carrier's service level.")
+    tracking_number: str = Field(description="The carrier's tracking number.")
+    tracking_url: str = Field(description="Where to follow it.")
+    status: TrackingStatus = Field(description="Latest tracking status, normalised.")
     status_text: str = Field(description="The status in the order's language.")
-    estimated_delivery: dt.date | None
-    events: list[TrackingEventView]
+    estimated_delivery: dt.date | None = Field(description="Expected delivery date, if known.")
+    events: list[TrackingEventView] = Field(description="Carrier scans, oldest first.")
 
 
 class TrackingEventView(BaseModel):
-    status: TrackingStatus
+    status: TrackingStatus = Field(description="Normalised status.")
     text: str = Field(description="The status in the order's language.")
     carrier_text: str = Field(description="The carrier's own words.")
-    location: str
-    occurred_at: datetime
+    location: str = Field(description="Where, as the carrier says.")
+    occurred_at: datetime = Field(description="When (UTC).")
 
 
 class PickupView(BaseModel):
-    location_id: str
-    name: str
+    location_id: str = Field(description="The store (loc_...).")
+    name: str = Field(description="The store's name.")
     address: str = Field(description="One line, as a customer reads it.")
-    status: StoreStatus
+    status: StoreStatus = Field(description="Whether it is open now, and why not.")
 
 
 class CustomerStatus(BaseModel):
     """What every channel tells the customer about an order: rendered, never re-derived."""
 
-    order_id: str
-    number: str
+    order_id: str = Field(description="The order (ord_...).")
+    number: str = Field(description="The order number the customer knows.")
     language: str = Field(description="The language of the texts (en, pt, es, it or cs).")
     code: str = Field(
         description="placed, confirmed, action_needed, ready_for_pickup, picked_up, "
@@ -560,16 +602,24 @@ class CustomerStatus(BaseModel):
         "delivery_attempt_failed, at_pickup_point, delivery_problem, delivered, "
         "return_requested, return_in_progress, returned, refunded or cancelled."
     )
-    headline: str
-    next_step: str
+    headline: str = Field(description="One sentence saying where the order is, in `language`.")
+    next_step: str = Field(
+        description="What happens next, or what the customer should do, in `language`."
+    )
     eta: dt.date | None = Field(description="Expected delivery date, if known.")
     eta_text: str | None = Field(description="The ETA as the customer reads it.")
-    order_status: OrderStatus
-    payment_status: PaymentStatus
-    pickup: PickupView | None
-    shipments: list[ShipmentView]
-    actions: list[Action]
-    updated_at: datetime
+    order_status: OrderStatus = Field(description="The order's status in the order state machine.")
+    payment_status: PaymentStatus = Field(description="Where the payment stands.")
+    pickup: PickupView | None = Field(
+        description="The pickup store and whether it is open, for an order still to collect."
+    )
+    shipments: list[ShipmentView] = Field(
+        description="Every shipment with its tracking, oldest first."
+    )
+    actions: list[Action] = Field(
+        description="What the customer may do now (choices after a closure, a return)."
+    )
+    updated_at: datetime = Field(description="When the order last changed (UTC).")
 
 
 ShipmentView.model_rebuild()

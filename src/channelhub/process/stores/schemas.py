@@ -122,7 +122,7 @@ class OpeningHours(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    weekly: WeeklyHours
+    weekly: WeeklyHours = Field(description="Opening ranges per weekday.")
     exceptions: list[HoursException] = Field(
         default_factory=list, max_length=400, description="Holidays and special hours."
     )

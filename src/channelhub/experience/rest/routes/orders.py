@@ -374,7 +374,7 @@ async def refund(
 
 class CustomerLink(BaseModel):
     token: str = Field(description="Send as X-Order-Token to the self-service API.")
-    expires_at: datetime
+    expires_at: datetime = Field(description="When the token stops working (UTC).")
 
 
 @router.post(

@@ -31,6 +31,9 @@ OrderToken = Annotated[
         description="The token from a look-up, or from the link in a message about the order.",
     ),
 ]
+AcceptLanguage = Annotated[
+    str | None, Header(description="The browser's languages; used when lang is absent.")
+]
 Lang = Annotated[
     str | None,
     Query(description="en, pt, es, it or cs; default: Accept-Language, then the order's."),
@@ -44,8 +47,8 @@ class Lookup(BaseModel):
 
 class LookupResult(BaseModel):
     token: str = Field(description="Send as X-Order-Token to the other self-service calls.")
-    expires_at: datetime
-    status: schemas.CustomerStatus
+    expires_at: datetime = Field(description="When the token stops working (UTC).")
+    status: schemas.CustomerStatus = Field(description="The order's status now.")
 
 
 def _language(lang: str | None, accept_language: str | None) -> str | None:
@@ -66,7 +69,7 @@ async def lookup(
     request: Request,
     session: SessionDep,
     lang: Lang = None,
-    accept_language: Annotated[str | None, Header()] = None,
+    accept_language: AcceptLanguage = None,
 ) -> LookupResult:
     """The order with this number and e-mail address, and a token to act on it. A wrong
     e-mail and an unknown number get the same 404. Limited per client and per order number
@@ -96,7 +99,7 @@ async def my_order(
     request: Request,
     session: SessionDep,
     lang: Lang = None,
-    accept_language: Annotated[str | None, Header()] = None,
+    accept_language: AcceptLanguage = None,
 ) -> schemas.CustomerStatus:
     """The same status every channel shows: headline, next step, ETA, tracking, pickup
     store, and the actions available now."""
@@ -113,7 +116,7 @@ async def choose(
     request: Request,
     session: SessionDep,
     lang: Lang = None,
-    accept_language: Annotated[str | None, Header()] = None,
+    accept_language: AcceptLanguage = None,
 ) -> schemas.CustomerStatus:
     """Ship home for free, pick up at one of the offered stores, or cancel with a full
     refund; answers with the order's new status."""
@@ -131,7 +134,7 @@ async def start_return(
     request: Request,
     session: SessionDep,
     lang: Lang = None,
-    accept_language: Annotated[str | None, Header()] = None,
+    accept_language: AcceptLanguage = None,
 ) -> schemas.CustomerStatus:
     """Ask to return items that reached you, within the return window; answers with the
     order's new status."""

@@ -88,7 +88,7 @@ async def store_status(
 
 
 class ClosureAnswer(BaseModel):
-    store: schemas.StoreStatus
+    store: schemas.StoreStatus = Field(description="The store's state now.")
     orders: list[str] = Field(
         description="Orders affected: flagged action needed on closing, resumed on reopening."
     )
