@@ -1,11 +1,14 @@
-"""Demo data: a brand, a web shop, a few outdoor products, a warehouse and a pickup store
-with stock, in the default tenant.
+"""Demo data: a brand, a web shop, a few outdoor products, a warehouse and two pickup
+stores with opening hours and stock, and one pickup order ready at the Porto store, in the
+default tenant.
 
 Loading is idempotent (keyed on the brand slug and the SKUs), so ``serve --demo`` can run
 on every start.
 """
 
 from __future__ import annotations
+
+from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +23,9 @@ from channelhub.process.channels import service as channels
 from channelhub.process.channels.repository import BrandRepository
 from channelhub.process.inventory import service as inventory
 from channelhub.process.inventory.schemas import StockUpdate, StockUpdateBatch
+from channelhub.process.orders import fulfilment
+from channelhub.process.orders import schemas as order_schemas
+from channelhub.process.orders import service as orders
 from channelhub.process.stores import schemas as store_schemas
 from channelhub.process.stores import service as stores
 from channelhub.process.stores.repository import LocationRepository
@@ -104,7 +110,68 @@ def demo_locations(channel_id: str) -> list[store_schemas.LocationCreate]:
             pickup=True,
             channels=[store_schemas.ChannelLink(sales_channel_id=channel_id, priority=2)],
         ),
+        store_schemas.LocationCreate(
+            code="ST-GAIA",
+            name="Gaia store",
+            kind=store_schemas.LocationKind.store,
+            address=store_schemas.Address(
+                line1="Avenida da República 1200", city="Vila Nova de Gaia", country="PT"
+            ),
+            latitude=41.1239,
+            longitude=-8.6118,
+            timezone="Europe/Lisbon",
+            ships=False,
+            pickup=True,
+            channels=[store_schemas.ChannelLink(sales_channel_id=channel_id, priority=3)],
+        ),
     ]
+
+
+def _store_hours() -> store_schemas.OpeningHours:
+    """Monday to Saturday 10:00-20:00, Sunday 11:00-19:00, closed on Christmas Day."""
+    week = [store_schemas.TimeRange(opens="10:00", closes="20:00")]
+    return store_schemas.OpeningHours(
+        weekly=store_schemas.WeeklyHours(
+            monday=week,
+            tuesday=week,
+            wednesday=week,
+            thursday=week,
+            friday=week,
+            saturday=week,
+            sunday=[store_schemas.TimeRange(opens="11:00", closes="19:00")],
+        ),
+        exceptions=[
+            store_schemas.HoursException(date=date(2026, 12, 25), closed=True, note="Christmas")
+        ],
+    )
+
+
+DEMO_ORDER = "NW-1001"
+
+
+def demo_order(channel_id: str) -> order_schemas.OrderCreate:
+    """A headlamp bought online by Ana for pickup at the Porto store, paid."""
+    return order_schemas.OrderCreate(
+        number=DEMO_ORDER,
+        sales_channel_id=channel_id,
+        customer=order_schemas.Customer(
+            email="ana@example.com", name="Ana Silva", phone="+351912345678", language="pt-PT"
+        ),
+        currency="EUR",
+        groups=[
+            order_schemas.GroupRequest(method=order_schemas.Method.pickup, location="ST-PORTO")
+        ],
+        lines=[order_schemas.LineRequest(sku="LAMP-400-BLK", quantity=1, unit_price=3990)],
+        payment_status=order_schemas.PaymentStatus.paid,
+        confirmed=True,
+        shipping_address=order_schemas.PostalAddress(
+            name="Ana Silva",
+            line1="Rua das Flores 12",
+            city="Porto",
+            postal_code="4050-262",
+            country="PT",
+        ),
+    )
 
 
 async def _load_locations_and_stock(
@@ -116,7 +183,9 @@ async def _load_locations_and_stock(
     locations = LocationRepository(session, principal.tenant_id)
     for location in demo_locations(channel_id):
         if await locations.by_code(location.code) is None:
-            await stores.create_location(session, principal, location)
+            created = await stores.create_location(session, principal, location)
+            if location.pickup:
+                await stores.set_hours(session, principal, created.id, _store_hours())
     skus = [v.sku for product in products for v in product.variants]
     await inventory.apply_updates(
         session,
@@ -126,7 +195,11 @@ async def _load_locations_and_stock(
             updates=[
                 StockUpdate(sku=sku, location=code, on_hand=quantity, version=1, reason="demo")
                 for index, sku in enumerate(skus)
-                for code, quantity in (("WH-LIS", 20 + 5 * index), ("ST-PORTO", index % 3))
+                for code, quantity in (
+                    ("WH-LIS", 20 + 5 * index),
+                    ("ST-PORTO", index % 3),
+                    ("ST-GAIA", 1 + index % 2),
+                )
             ],
         ),
     )
@@ -167,4 +240,6 @@ async def load_demo(session: AsyncSession) -> int:
             count += 1
     if channel_id is not None:
         await _load_locations_and_stock(session, principal, channel_id, wanted)
+        order, _ = await orders.create_order(session, principal, demo_order(channel_id))
+        await fulfilment.mark_ready_for_pickup(session, principal, order.id, order.groups[0].id)
     return count

@@ -378,9 +378,11 @@ def test_worker_with_relay_publishes_the_outbox_and_stops_on_sigterm(
         worker.wait_for(lambda: unpublished_events(postgresql_empty_url) == 0, "a drained outbox")
         code = worker.terminate()
 
-    # brand, web shop, 4 products, 2 locations, 13 stock levels and 13 availability edges
-    # (8 SKUs back in stock in the channel, 5 at the pickup store)
-    assert pending == 34
+    # brand, web shop, 4 products, 3 locations, 2 stores' opening hours, 21 stock levels and
+    # 21 availability edges (8 SKUs back in stock in the channel, 5 at the Porto store, 8 at
+    # Gaia), and the demo pickup order: created, confirmed, ready for pickup, 2 status
+    # changes, its reservation, the level it holds and the headlamp out of stock at Porto
+    assert pending == 61
     assert stream_messages(nats_url, stream) == pending
     assert worker.stdout() == "worker running 0 consumer(s); relay: True\n"
     assert code == 0
