@@ -25,7 +25,7 @@ from channelhub.platform.events.relay import OutboxRelay
 from channelhub.platform.tasks import cancel_all
 from channelhub.process.access import RESOURCES
 from channelhub.process.inventory.reservations import expire_due
-from channelhub.process.orders.closures import apply_fallbacks
+from channelhub.process.orders.closures import apply_fallbacks, reopen_due
 
 log = structlog.get_logger(__name__)
 
@@ -50,6 +50,7 @@ def default_jobs(settings: Settings) -> list[Job]:
         Job("idempotency_keys_purged", 600.0, _purge_idempotency_keys),
         Job("reservations_expired", settings.reservation_expiry_interval_s, expire_due),
         Job("closure_fallbacks_applied", 60.0, apply_fallbacks),
+        Job("stores_reopened", 60.0, reopen_due),
     ]
 
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import update
+
 from channelhub.hub import Hub
 from channelhub.platform.clock import utc_now
-from channelhub.process.orders.closures import apply_fallbacks
+from channelhub.process.orders.closures import apply_fallbacks, reopen_due
+from channelhub.process.stores.models import Location
 from tests.fixtures.orders import Orders
 
 
@@ -163,3 +166,116 @@ async def test_a_tenant_may_wait_for_a_person_instead(hub: Hub, orders: Orders) 
 
     assert policy.json()["closure_fallback"] == "none"
     assert (await orders.get(f"/v1/orders/{order['id']}"))["action_needed"] == "store_closed"
+
+
+async def test_a_mixed_order_with_its_pickup_part_ready_can_still_be_rerouted(
+    orders: Orders,
+) -> None:
+    await orders.shop.stock(TENT_1__ST_PORTO=1, TENT_1__WH=1, LAMP_1__WH=1)
+    body = orders.body(("LAMP-1", 1), ("TENT-1", 1))
+    body["groups"] = [{"method": "ship"}, {"method": "pickup", "location": "ST-PORTO"}]
+    body["lines"][1]["group"] = 1
+    order = (await orders.client.post("/v1/orders", json=body)).json()
+    pickup = order["groups"][1]["id"]
+    ready = await orders.post(f"/v1/orders/{order['id']}/groups/{pickup}/ready-for-pickup")
+    status = await orders.status(order["id"], "en")
+    await orders.close_store(orders.shop.store_id)
+
+    home = await orders.post(f"/v1/orders/{order['id']}/closure-choice", {"option": "ship_home"})
+
+    assert ready["status"] == "ready_for_pickup"
+    assert status["code"] == "ready_for_pickup"
+    assert [g["method"] for g in home["groups"]] == ["ship", "ship"]
+    assert (home["status"], home["action_needed"]) == ("confirmed", None)
+
+
+async def test_an_order_waiting_at_two_closed_stores_is_decided_store_by_store(
+    orders: Orders,
+) -> None:
+    await orders.shop.stock(TENT_1__ST_PORTO=1, LAMP_1__ST_GAIA=1, TENT_1__WH=1, LAMP_1__WH=1)
+    body = orders.body(("TENT-1", 1), ("LAMP-1", 1))
+    body["groups"] = [
+        {"method": "pickup", "location": "ST-PORTO"},
+        {"method": "pickup", "location": "ST-GAIA"},
+    ]
+    body["lines"][1]["group"] = 1
+    order = (await orders.client.post("/v1/orders", json=body)).json()
+    gaia_group = order["groups"][1]["id"]
+    await orders.post(f"/v1/orders/{order['id']}/groups/{gaia_group}/ready-for-pickup")
+    await orders.close_store(orders.shop.store_id)
+    second = await orders.close_store(orders.other_store_id)
+    suppressed = [
+        item["data"]["notice"]
+        for item in await orders.timeline(order["id"])
+        if item["kind"] == "notice_suppressed"
+    ]
+    path = f"/v1/orders/{order['id']}/closure-choice"
+
+    first_choice = await orders.post(path, {"option": "ship_home"})
+    second_choice = await orders.post(path, {"option": "ship_home"})
+
+    assert second["orders"] == [order["id"]]
+    assert "ready_for_pickup" in suppressed
+    assert first_choice["action_needed"] == "store_closed"
+    assert [g["method"] for g in first_choice["groups"]] == ["ship", "pickup"]
+    assert second_choice["action_needed"] is None
+    assert [g["method"] for g in second_choice["groups"]] == ["ship", "ship"]
+
+
+async def test_a_closed_store_cannot_hand_the_order_over(orders: Orders) -> None:
+    await orders.shop.stock(TENT_1__ST_PORTO=1)
+    order = await orders.place(("TENT-1", 1), pickup="ST-PORTO")
+    group = order["groups"][0]["id"]
+    await orders.post(f"/v1/orders/{order['id']}/groups/{group}/ready-for-pickup")
+    await orders.close_store(orders.shop.store_id)
+
+    response = await orders.client.post(f"/v1/orders/{order['id']}/groups/{group}/picked-up")
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "store_closed"
+
+
+async def test_a_store_reopens_by_itself_when_its_reopening_time_comes(
+    hub: Hub, orders: Orders
+) -> None:
+    await orders.shop.stock(TENT_1__ST_PORTO=1)
+    order = await orders.place(("TENT-1", 1), pickup="ST-PORTO")
+    reopening = utc_now() + timedelta(hours=2)
+    await orders.post(
+        f"/v1/locations/{orders.shop.store_id}/closure",
+        {"reason": "inventory count", "reopens_at": reopening.isoformat()},
+    )
+
+    await reopen_due(hub.db, clock=lambda: utc_now() + timedelta(hours=1))
+    still = await orders.get(f"/v1/orders/{order['id']}")
+    await reopen_due(hub.db, clock=lambda: utc_now() + timedelta(hours=3))
+    after = await orders.get(f"/v1/orders/{order['id']}")
+    store = await orders.get(f"/v1/locations/{orders.shop.store_id}")
+
+    assert still["action_needed"] == "store_closed"
+    assert after["action_needed"] is None
+    assert store["closed_reason"] is None
+
+
+async def test_an_order_the_fallback_cannot_decide_waits_and_blocks_nobody(
+    hub: Hub, orders: Orders
+) -> None:
+    stuck = await closed_pickup_order(orders, TENT_1__ST_PORTO=2, TENT_1__WH=2)
+    # The store is reopened behind the playbook's back: no decision can be applied.
+    async with hub.db.transaction() as session:
+        await session.execute(
+            update(Location)
+            .where(Location.id == orders.shop.store_id)
+            .values(closed_since=None, closed_reason=None)
+        )
+    await orders.shop.stock(TENT_1__ST_GAIA=1)
+    other = await orders.place(("TENT-1", 1), pickup="ST-GAIA")
+    await orders.close_store(orders.other_store_id)
+
+    done = await apply_fallbacks(hub.db, clock=lambda: utc_now() + timedelta(days=3))
+    waiting = await orders.get(f"/v1/orders/{stuck['id']}")
+    decided = await orders.get(f"/v1/orders/{other['id']}")
+
+    assert done >= 1
+    assert waiting["action_needed"] == "store_closed"
+    assert decided["action_needed"] is None

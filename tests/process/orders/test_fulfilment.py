@@ -150,3 +150,23 @@ async def test_unknown_shipments_and_statuses_are_clear_errors(orders: Orders) -
     assert missing.json()["code"] == "shipment_not_found"
     assert odd.status_code == 422
     assert odd.json()["errors"][0]["pointer"] == "#/status"
+
+
+async def test_an_empty_shipment_or_a_naive_scan_time_is_refused(orders: Orders) -> None:
+    await orders.shop.stock(TENT_1__WH=5)
+    order = await orders.place(("TENT-1", 1))
+
+    empty = await orders.client.post(
+        f"/v1/orders/{order['id']}/shipments",
+        json={"group_id": order["groups"][0]["id"], "carrier": "ups", "items": []},
+    )
+    shipment = await orders.ship(order)
+    naive = await orders.client.post(
+        f"/v1/shipments/{shipment['id']}/tracking-events",
+        json={"status": "in_transit", "occurred_at": "2026-12-01T10:00:00"},
+    )
+
+    assert empty.status_code == 422
+    assert empty.json()["errors"][0]["pointer"] == "#/items"
+    assert naive.status_code == 422
+    assert naive.json()["errors"][0]["pointer"] == "#/occurred_at"

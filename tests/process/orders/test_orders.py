@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from channelhub.hub import Hub
 from tests.fixtures.hub import http_client, new_tenant
 from tests.fixtures.orders import Orders
@@ -201,3 +203,29 @@ async def test_another_tenant_cannot_see_the_order(hub: Hub, orders: Orders) -> 
         response = await client.get(f"/v1/orders/{order['id']}")
 
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"placed_at": "2026-11-28T10:00:00"}, "#/placed_at"),
+        ({"lines": [{"sku": "TENT-1", "quantity": 2, "unit_price": 2**63 - 1}]}, "#/"),
+        (
+            {
+                "lines": [
+                    {"sku": "TENT-1", "quantity": 600_000, "unit_price": 1},
+                    {"sku": "TENT-1", "quantity": 600_000, "unit_price": 2},
+                ]
+            },
+            "#/",
+        ),
+    ],
+    ids=["naive-time", "overflowing-amount", "too-many-units-of-a-sku"],
+)
+async def test_out_of_range_input_is_a_clear_422(
+    orders: Orders, change: dict[str, object], field: str
+) -> None:
+    response = await orders.client.post("/v1/orders", json=orders.body(("TENT-1", 1), **change))
+
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["pointer"] == field

@@ -146,3 +146,36 @@ async def test_refunds_never_exceed_what_was_paid(orders: Orders) -> None:
     assert again.status_code == 409
     assert nothing.status_code == 409
     assert nothing.json()["code"] == "nothing_to_refund"
+
+
+async def test_what_arrived_first_can_be_returned_before_the_rest_is_delivered(
+    orders: Orders,
+) -> None:
+    await orders.shop.stock(TENT_1__ST_PORTO=1, LAMP_1__WH=1)
+    body = orders.body(("TENT-1", 1), ("LAMP-1", 1))
+    body["groups"] = [{"method": "pickup", "location": "ST-PORTO"}, {"method": "ship"}]
+    body["lines"][1]["group"] = 1
+    order = (await orders.client.post("/v1/orders", json=body)).json()
+    pickup, lamp_line = order["groups"][0]["id"], order["lines"][1]["id"]
+    await orders.post(f"/v1/orders/{order['id']}/groups/{pickup}/ready-for-pickup")
+    await orders.post(f"/v1/orders/{order['id']}/groups/{pickup}/picked-up")
+    shipment = await orders.ship(await orders.get(f"/v1/orders/{order['id']}"))
+
+    in_transit = await orders.client.post(
+        f"/v1/orders/{order['id']}/returns",
+        json={"items": [{"line_id": lamp_line, "quantity": 1}], "reason": "changed_mind"},
+    )
+    tent = await orders.post(
+        f"/v1/orders/{order['id']}/returns",
+        {"items": [{"line_id": order["lines"][0]["id"], "quantity": 1}], "reason": "damaged"},
+    )
+    await orders.post(f"/v1/returns/{tent['id']}/approve")
+    await orders.post(f"/v1/returns/{tent['id']}/receive")
+    delivered = await orders.client.post(
+        f"/v1/shipments/{shipment['id']}/tracking-events",
+        json={"status": "delivered", "occurred_at": "2026-12-02T10:00:00Z"},
+    )
+
+    assert in_transit.status_code == 422
+    assert delivered.status_code == 200
+    assert (await orders.get(f"/v1/orders/{order['id']}"))["status"] == "partially_returned"

@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from channelhub.process.catalog.schemas import Sku
 from channelhub.process.stores.schemas import Latitude, Longitude
@@ -36,7 +36,9 @@ class StockUpdate(BaseModel):
     version: int | None = Field(
         None, ge=0, description="The source's version of this level; higher is newer."
     )
-    as_of: datetime | None = Field(None, description="When the source's figure was true (UTC).")
+    as_of: AwareDatetime | None = Field(
+        None, description="When the source's figure was true (with a time zone offset)."
+    )
     reason: str = Field("", max_length=500, description="Why, for the ledger.")
 
     @model_validator(mode="after")

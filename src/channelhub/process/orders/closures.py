@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channelhub.platform.auth.principal import Principal
 from channelhub.platform.clock import Clock, utc_now
 from channelhub.platform.db.database import Database
-from channelhub.platform.errors import ChannelhubError, ConflictError, InvalidError
+from channelhub.platform.errors import ConflictError, InvalidError
 from channelhub.platform.events.outbox import PendingEvent, record_events
 from channelhub.process.inventory import availability
 from channelhub.process.inventory.schemas import Point
@@ -50,7 +50,7 @@ from channelhub.process.stores.repository import LocationRepository
 
 log = structlog.get_logger(__name__)
 
-STORE_CLOSED = "store_closed"
+STORE_CLOSED = service.STORE_CLOSED
 _WAITING = (schemas.GroupStatus.open.value, schemas.GroupStatus.ready_for_pickup.value)
 
 
@@ -114,11 +114,20 @@ async def close_store(
     if location.closed_since == now:
         for order_id in await _waiting_orders(session, principal.tenant_id, location.id):
             order = await repository.load(session, principal.tenant_id, order_id, lock=True)
-            if order.action_needed == STORE_CLOSED:
-                continue
+            if not _waits_at(order, location.id):
+                continue  # collected or re-routed since the list was read
             await _flag(session, principal, order, location, data.reason, now)
             flagged.append(order.id)
     return ClosureResult(stores.store_status(location, now), flagged)
+
+
+def _waits_at(order: Order, location_id: str) -> bool:
+    return order.cancelled_at is None and any(
+        g.method == schemas.Method.pickup.value
+        and g.status in _WAITING
+        and g.location_id == location_id
+        for g in order.groups
+    )
 
 
 async def _flag(
@@ -130,14 +139,16 @@ async def _flag(
     now: datetime,
 ) -> None:
     actor = principal.actor
-    policy = await repository.policy(session, order.tenant_id)
-    order.action_needed = STORE_CLOSED
-    order.action_needed_since = now
-    order.action_deadline = (
-        None
-        if policy.closure_fallback is schemas.ClosureFallback.none
-        else now + timedelta(hours=policy.closure_fallback_hours)
-    )
+    already = order.action_needed == STORE_CLOSED
+    if not already:
+        policy = await repository.policy(session, order.tenant_id)
+        order.action_needed = STORE_CLOSED
+        order.action_needed_since = now
+        order.action_deadline = (
+            None
+            if policy.closure_fallback is schemas.ClosureFallback.none
+            else now + timedelta(hours=policy.closure_fallback_hours)
+        )
     timeline.record(
         session,
         order,
@@ -156,6 +167,10 @@ async def _flag(
         actor=actor,
         at=now,
     )
+    if already:
+        # Another of its pickup stores closed earlier: the customer is being asked already.
+        await service.conclude(session, principal, order, now)
+        return
     timeline.schedule_notice(session, order, NoticeKind.store_closed, actor=actor, at=now)
     result = views.order(order)
     await service.conclude(
@@ -190,7 +205,7 @@ async def reopen_store(
     resumed = []
     for order_id in await _waiting_orders(session, principal.tenant_id, location.id):
         order = await repository.load(session, principal.tenant_id, order_id, lock=True)
-        if order.action_needed != STORE_CLOSED or await _closed_group(session, order):
+        if order.action_needed != STORE_CLOSED or await _closed_group(session, order, now):
             continue
         actor = principal.actor
         order.action_needed = None
@@ -216,15 +231,16 @@ async def reopen_store(
 
 
 async def _closed_group(
-    session: AsyncSession, order: Order
+    session: AsyncSession, order: Order, now: datetime
 ) -> tuple[FulfilmentGroup, Location] | None:
-    """The order's pickup group waiting at a temporarily closed store, with that store."""
+    """The order's first pickup group waiting at a temporarily closed store, with that
+    store."""
     for group in order.groups:
         if group.method != schemas.Method.pickup.value or group.status not in _WAITING:
             continue
         assert group.location_id is not None
         store = await LocationRepository(session, order.tenant_id).get(group.location_id)
-        if store is not None and store.closed_since is not None:
+        if store is not None and stores.is_temporarily_closed(store, now):
             return group, store
     return None
 
@@ -236,7 +252,7 @@ async def offers(
     waits for no closure decision."""
     if order.action_needed != STORE_CLOSED:
         return None
-    found = await _closed_group(session, order)
+    found = await _closed_group(session, order, now)
     if found is None:
         return None
     group, closed = found
@@ -270,7 +286,7 @@ async def offers(
     locations = LocationRepository(session, order.tenant_id)
     for location_id, distance in sorted(candidates.items(), key=lambda c: c[1] or 0.0):
         store = await locations.get(location_id)
-        if store is None or store.closed_since is not None or not store.active:
+        if store is None or stores.is_temporarily_closed(store, now) or not store.active:
             continue
         open_stores.append(
             schemas.StoreOffer(
@@ -358,7 +374,6 @@ async def _apply(
     group.reservation_id = await allocation.reserve(
         session, principal, order, group, lines_of(order, group)
     )
-    clear_action(order)
     timeline.record(
         session,
         order,
@@ -369,10 +384,13 @@ async def _apply(
         option=choice.option.value,
         location_id=new_store,
     )
-    await timeline.suppress_notices(
-        session, order, {NoticeKind.store_closed}, "a choice was made", actor=actor, at=now
-    )
-    timeline.schedule_notice(session, order, NoticeKind.closure_resolved, actor=actor, at=now)
+    if await _closed_group(session, order, now) is None:
+        # Nothing else waits at a closed store: the decision is complete.
+        clear_action(order)
+        await timeline.suppress_notices(
+            session, order, {NoticeKind.store_closed}, "a choice was made", actor=actor, at=now
+        )
+        timeline.schedule_notice(session, order, NoticeKind.closure_resolved, actor=actor, at=now)
     result = await service.conclude(session, principal, order, now)
     await _announce_choice(session, order, choice, new_store, actor, result)
     return result
@@ -397,7 +415,8 @@ async def _announce_choice(
 async def apply_fallbacks(db: Database, *, limit: int = 50, clock: Clock = utc_now) -> int:
     """For orders nobody decided about by their deadline, apply the tenant's fallback:
     ship home (or, without the stock or an address for it, cancel), or cancel. Each order
-    is decided in its own savepoint, so one failure never holds up the others."""
+    is decided in its own savepoint; one that cannot be decided now is retried in an hour,
+    so it never holds up the others."""
     now = clock()
     done = 0
     async with db.transaction() as session:
@@ -411,20 +430,51 @@ async def apply_fallbacks(db: Database, *, limit: int = 50, clock: Clock = utc_n
             )
         ).all()
         for order_id, tenant_id in due:
-            policy = await repository.policy(session, tenant_id)
-            principal = Principal.system(tenant_id, name="job:closure-fallback")
-            order = await repository.load(session, tenant_id, order_id)
-            option = schemas.ClosureOption.cancel
-            if policy.closure_fallback is schemas.ClosureFallback.ship_home:
-                offered = await offers(session, principal, order, now)
-                if offered is not None and offered.ship_home and order.shipping_address:
-                    option = schemas.ClosureOption.ship_home
             try:
                 async with session.begin_nested():
-                    choice = schemas.ClosureChoice(option=option)
-                    await _apply(session, principal, order, choice, now)
-            except ChannelhubError as exc:
-                log.warning("orders.closure_fallback_failed", order_id=order.id, error=exc.detail)
+                    await _fall_back(session, tenant_id, order_id, now)
+            except Exception as exc:
+                log.warning("orders.closure_fallback_failed", order_id=order_id, error=str(exc))
+                await session.execute(
+                    update(Order)
+                    .where(Order.id == order_id)
+                    .values(action_deadline=now + _FALLBACK_RETRY)
+                    .execution_options(synchronize_session=False)
+                )
                 continue
             done += 1
     return done
+
+
+_FALLBACK_RETRY = timedelta(hours=1)
+
+
+async def _fall_back(session: AsyncSession, tenant_id: str, order_id: str, now: datetime) -> None:
+    principal = Principal.system(tenant_id, name="job:closure-fallback")
+    order = await repository.load(session, tenant_id, order_id)
+    policy = await repository.policy(session, tenant_id)
+    option = schemas.ClosureOption.cancel
+    if policy.closure_fallback is schemas.ClosureFallback.ship_home:
+        offered = await offers(session, principal, order, now)
+        if offered is not None and offered.ship_home and order.shipping_address:
+            option = schemas.ClosureOption.ship_home
+    await _apply(session, principal, order, schemas.ClosureChoice(option=option), now)
+
+
+async def reopen_due(db: Database, *, limit: int = 50, clock: Clock = utc_now) -> int:
+    """Reopen the stores whose announced reopening time has come, with the same playbook
+    as a reopening by hand."""
+    now = clock()
+    async with db.transaction() as session:
+        due = (
+            await session.execute(
+                select(Location.id, Location.tenant_id)
+                .where(Location.closed_since.is_not(None), Location.reopens_at <= now)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+        for location_id, tenant_id in due:
+            principal = Principal.system(tenant_id, name="job:store-reopening")
+            await reopen_store(session, principal, location_id, clock=lambda: now)
+    return len(due)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -29,6 +31,8 @@ from channelhub.process.orders.models import (
 )
 from channelhub.process.orders.service import READ, WRITE, conclude
 from channelhub.process.orders.timeline import NoticeKind
+from channelhub.process.stores.repository import LocationRepository
+from channelhub.process.stores.service import is_temporarily_closed
 
 _NOTICE_OF_TRACKING = {
     schemas.TrackingStatus.out_for_delivery: NoticeKind.out_for_delivery,
@@ -73,6 +77,22 @@ def _confirmed(order: Order) -> None:
         )
 
 
+async def _store_operating(
+    session: AsyncSession, order: Order, group: FulfilmentGroup, now: datetime
+) -> None:
+    """A pickup store that closed cannot prepare or hand over the order."""
+    if group.method != schemas.Method.pickup.value or group.location_id is None:
+        return
+    store = await LocationRepository(session, order.tenant_id).get(group.location_id)
+    if store is not None and is_temporarily_closed(store, now):
+        raise ConflictError(
+            f"store {store.name} is temporarily closed; order {order.number} waits for a "
+            "decision (ship home, another store, or cancel)",
+            code="store_closed",
+            location_id=store.id,
+        )
+
+
 async def mark_ready_for_pickup(
     session: AsyncSession,
     principal: Principal,
@@ -87,14 +107,9 @@ async def mark_ready_for_pickup(
     order = await repository.load(session, principal.tenant_id, order_id, lock=True)
     _confirmed(order)
     group = group_of(order, group_id)
-    if order.action_needed is not None:
-        raise ConflictError(
-            f"order {order.number} waits for a decision ({order.action_needed})",
-            code="action_needed",
-            action_needed=order.action_needed,
-        )
-    move(group, states.GroupEvent.ready)
     now = clock()
+    await _store_operating(session, order, group, now)
+    move(group, states.GroupEvent.ready)
     group.ready_at = now
     group.updated_at = now
     timeline.record(
@@ -126,8 +141,9 @@ async def mark_picked_up(
     order = await repository.load(session, principal.tenant_id, order_id, lock=True)
     _confirmed(order)
     group = group_of(order, group_id)
-    move(group, states.GroupEvent.pick_up)
     now = clock()
+    await _store_operating(session, order, group, now)
+    move(group, states.GroupEvent.pick_up)
     group.completed_at = now
     group.updated_at = now
     for line in lines_of(order, group):

@@ -35,6 +35,7 @@ from channelhub.process.orders.states import ImpossibleTransition
 from channelhub.process.orders.timeline import NoticeKind
 
 _OPEN = (schemas.ReturnStatus.requested.value, schemas.ReturnStatus.approved.value)
+_REACHED = (schemas.GroupStatus.delivered.value, schemas.GroupStatus.picked_up.value)
 _MOVES: dict[tuple[schemas.ReturnStatus, str], schemas.ReturnStatus] = {
     (schemas.ReturnStatus.requested, "approve"): schemas.ReturnStatus.approved,
     (schemas.ReturnStatus.requested, "reject"): schemas.ReturnStatus.rejected,
@@ -50,10 +51,19 @@ class ReturnNotFound(NotFoundError):
 
 
 async def returnable(session: AsyncSession, order: Order, now: datetime) -> dict[str, int]:
-    """Units per line that may still be returned now (empty outside the return window)."""
+    """Units per line that may be returned now: those of groups that reached the customer
+    (delivered or collected) within the return window, less what is already on its way
+    back or returned."""
     policy = await repository.policy(session, order.tenant_id)
-    completed = [g.completed_at for g in order.groups if g.completed_at is not None]
-    if not completed or max(completed) + timedelta(days=policy.return_window_days) < now:
+    window = timedelta(days=policy.return_window_days)
+    reached = {
+        group.id
+        for group in order.groups
+        if group.status in _REACHED
+        and group.completed_at is not None
+        and group.completed_at + window >= now
+    }
+    if not reached:
         return {}
     on_the_way: dict[str, int] = {}
     for existing in await repository.returns(session, order.id):
@@ -63,6 +73,7 @@ async def returnable(session: AsyncSession, order: Order, now: datetime) -> dict
     left = {
         line.id: line.fulfilled_quantity - line.returned_quantity - on_the_way.get(line.id, 0)
         for line in order.lines
+        if line.group_id in reached
     }
     return {line_id: units for line_id, units in left.items() if units > 0}
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from channelhub.platform.money import MAX_AMOUNT, CurrencyCode, Money
 from channelhub.process.catalog.schemas import Sku
@@ -40,7 +40,8 @@ Language = Annotated[
     ),
 ]
 Amount = Annotated[int, Field(ge=0, le=MAX_AMOUNT, description="Minor units of the currency.")]
-Quantity = Annotated[int, Field(ge=1, le=1_000_000, description="Units.")]
+MAX_UNITS = 1_000_000
+Quantity = Annotated[int, Field(ge=1, le=MAX_UNITS, description="Units.")]
 Reference = Annotated[
     str,
     Field(min_length=1, max_length=128, pattern=r"^[^\s\x00-\x1f][^\x00-\x1f]*$"),
@@ -247,15 +248,27 @@ class OrderCreate(BaseModel):
     shipping_address: PostalAddress | None = Field(None, description="Needed to ship.")
     billing_address: PostalAddress | None = Field(None, description="The billing address.")
     notes: str = Field("", max_length=5000, description="Internal notes.")
-    placed_at: datetime | None = Field(None, description="When the customer ordered (UTC).")
+    placed_at: AwareDatetime | None = Field(
+        None, description="When the customer ordered (with a time zone offset)."
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> OrderCreate:
+        per_sku: dict[str, int] = {}
         for index, line in enumerate(self.lines):
             if line.group >= len(self.groups):
                 raise ValueError(f"lines.{index}.group: no group {line.group}")
+            if line.quantity * line.unit_price > MAX_AMOUNT:
+                raise ValueError(f"lines.{index}: quantity x unit_price is too large")
             if line.discount > line.quantity * line.unit_price:
                 raise ValueError(f"lines.{index}.discount is larger than the line")
+            per_sku[line.sku] = per_sku.get(line.sku, 0) + line.quantity
+        if any(quantity > MAX_UNITS for quantity in per_sku.values()):
+            raise ValueError(f"at most {MAX_UNITS:,} units of one SKU per order")
+        amounts = sum(line.quantity * line.unit_price for line in self.lines)
+        amounts += sum(g.shipping_fee for g in self.groups) + self.tax_total
+        if amounts > MAX_AMOUNT:
+            raise ValueError("the order's amounts add up to more than can be stored")
         used = {line.group for line in self.lines}
         if empty := [i for i in range(len(self.groups)) if i not in used]:
             raise ValueError(f"group {empty[0]} has no lines")
@@ -284,7 +297,7 @@ class OrderUpdate(BaseModel):
     external_ids: list[ExternalRef] | None = Field(
         None, max_length=20, description="Added to the known ids (none is removed)."
     )
-    source_updated_at: datetime | None = Field(
+    source_updated_at: AwareDatetime | None = Field(
         None,
         description="The sending system's update time: an update older than the last one "
         "applied is ignored (answered with the current order).",
@@ -329,7 +342,10 @@ class ShipmentCreate(BaseModel):
         None, max_length=64, description="The location it left from (id or code)."
     )
     items: list[ItemRequest] | None = Field(
-        None, max_length=500, description="What is in it; default: everything left in the group."
+        None,
+        min_length=1,
+        max_length=500,
+        description="What is in it; default: everything left in the group.",
     )
 
 
@@ -337,7 +353,9 @@ class TrackingEventCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: TrackingStatus = Field(description="The scan's status in the normalised vocabulary.")
-    occurred_at: datetime = Field(description="When the carrier scanned it (UTC).")
+    occurred_at: AwareDatetime = Field(
+        description="When the carrier scanned it (with a time zone offset)."
+    )
     carrier_code: str = Field("", max_length=100, description="The carrier's own status code.")
     carrier_text: str = Field("", max_length=2000, description="The carrier's own words.")
     location: str = Field("", max_length=200, description="Where, as the carrier says.")
@@ -437,7 +455,9 @@ class Group(BaseModel):
 
 class TrackingEvent(BaseModel):
     status: TrackingStatus = Field(description="Normalised status.")
-    occurred_at: datetime = Field(description="When the carrier scanned it (UTC).")
+    occurred_at: AwareDatetime = Field(
+        description="When the carrier scanned it (with a time zone offset)."
+    )
     carrier_code: str = Field(description="The carrier's own status code.")
     carrier_text: str = Field(description="The carrier's own words.")
     location: str = Field(description="Where, as the carrier says.")

@@ -43,9 +43,19 @@ from channelhub.process.orders.models import (
 )
 from channelhub.process.orders.timeline import NoticeKind
 from channelhub.process.stores.models import Location
+from channelhub.process.stores.service import is_temporarily_closed
 
 READ = "orders:read"
 WRITE = "orders:write"
+STORE_CLOSED = "store_closed"
+"""``action_needed``: a pickup store of the order closed; someone must choose what now."""
+_WAITING = (schemas.GroupStatus.open.value, schemas.GroupStatus.ready_for_pickup.value)
+
+
+def waits_for_pickup(order: Order) -> bool:
+    return any(
+        g.method == schemas.Method.pickup.value and g.status in _WAITING for g in order.groups
+    )
 
 
 async def conclude(
@@ -60,6 +70,11 @@ async def conclude(
     """Derive the order's status from its parts, refuse a move its state machine does not
     allow, and write the change with its events: each of ``announce`` carrying the order,
     then ``also``, then ``order.status_changed`` if the status moved."""
+    if order.action_needed == STORE_CLOSED and not waits_for_pickup(order):
+        # Nothing waits at a store any more (collected, cancelled): no decision is pending.
+        order.action_needed = None
+        order.action_needed_since = None
+        order.action_deadline = None
     previous = schemas.OrderStatus(order.status)
     target = states.derived_status(
         confirmed=order.confirmed_at is not None,
@@ -133,9 +148,9 @@ async def create_order(
     variants = await variants_by_sku(
         session, tenant_id, [line.sku for line in data.lines], field="lines.{i}.sku"
     )
-    stores = await _pickup_stores(session, tenant_id, data.groups)
-    subtotal, shipping, total = _totals(data)
     now = clock()
+    stores = await _pickup_stores(session, tenant_id, data.groups, now)
+    subtotal, shipping, total = _totals(data)
     order = Order(
         id=new_id("ord"),
         tenant_id=tenant_id,
@@ -226,12 +241,21 @@ def _dump(address: schemas.PostalAddress | None) -> dict[str, object] | None:
 
 
 async def _pickup_stores(
-    session: AsyncSession, tenant_id: str, groups: Sequence[schemas.GroupRequest]
+    session: AsyncSession, tenant_id: str, groups: Sequence[schemas.GroupRequest], now: datetime
 ) -> dict[str, Location]:
+    """The groups' pickup stores, share-locked until the order is recorded, so that a store
+    closing meanwhile either sees this order (and flags it) or refuses it here."""
     refs = [g.location for g in groups if g.location is not None]
     if not refs:
         return {}
     found = await locations_by_ref(session, tenant_id, refs, field="groups.{i}.location")
+    await session.execute(
+        select(Location.id)
+        .where(Location.id.in_({store.id for store in found.values()}))
+        .with_for_update(read=True)
+    )
+    for store in found.values():
+        await session.refresh(store)
     for index, group in enumerate(groups):
         if group.location is None:
             continue
@@ -241,7 +265,7 @@ async def _pickup_stores(
                 f"location {group.location!r} does not offer pickup",
                 field=f"groups.{index}.location",
             )
-        if store.closed_since is not None:
+        if is_temporarily_closed(store, now):
             raise InvalidError(
                 f"store {group.location!r} is temporarily closed ({store.closed_reason})",
                 field=f"groups.{index}.location",

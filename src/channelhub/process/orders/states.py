@@ -94,6 +94,8 @@ _ORDER_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
             OrderStatus.fulfilled,
             OrderStatus.picked_up,
             OrderStatus.delivered,
+            OrderStatus.partially_returned,
+            OrderStatus.returned,
         }
     ),
     OrderStatus.ready_for_pickup: frozenset(
@@ -106,7 +108,9 @@ _ORDER_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
             OrderStatus.cancelled,
         }
     ),
-    OrderStatus.fulfilled: frozenset({OrderStatus.delivered}),
+    OrderStatus.fulfilled: frozenset(
+        {OrderStatus.delivered, OrderStatus.partially_returned, OrderStatus.returned}
+    ),
     OrderStatus.picked_up: frozenset({OrderStatus.partially_returned, OrderStatus.returned}),
     OrderStatus.delivered: frozenset({OrderStatus.partially_returned, OrderStatus.returned}),
     OrderStatus.partially_returned: frozenset({OrderStatus.returned}),
@@ -114,10 +118,12 @@ _ORDER_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.cancelled: frozenset(),
 }
 """Which order status may follow which (ready_for_pickup -> confirmed: re-routed after its
-store closed)."""
+store closed; fulfilled -> returned: the last parcel arrived after a return of what came
+first)."""
 
 _COMPLETE = frozenset({GroupStatus.delivered, GroupStatus.picked_up})
 _LEFT = frozenset({GroupStatus.shipped, GroupStatus.delivered, GroupStatus.picked_up})
+_STARTED_LEAVING = _LEFT | {GroupStatus.partially_shipped}
 
 
 def derived_status(
@@ -146,12 +152,10 @@ def derived_status(
         return OrderStatus.picked_up if picked else OrderStatus.delivered
     if all(g in _LEFT for g in active):
         return OrderStatus.fulfilled
-    if any(g is GroupStatus.ready_for_pickup for g in active) and all(
-        g in _LEFT or g is GroupStatus.ready_for_pickup for g in active
-    ):
-        return OrderStatus.ready_for_pickup
-    if any(g is not GroupStatus.open for g in active):
+    if any(g in _STARTED_LEAVING for g in active):
         return OrderStatus.partially_fulfilled
+    if any(g is GroupStatus.ready_for_pickup for g in active):
+        return OrderStatus.ready_for_pickup
     return OrderStatus.confirmed
 
 

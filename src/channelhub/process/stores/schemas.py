@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 
 def _check_timezone(name: str) -> str:
@@ -143,8 +143,8 @@ class ClosureRequest(BaseModel):
     reason: str = Field(
         min_length=1, max_length=500, description="Why, in a few words (shown to agents)."
     )
-    reopens_at: datetime | None = Field(
-        None, description="Expected reopening (UTC); null: not known yet."
+    reopens_at: AwareDatetime | None = Field(
+        None, description="Expected reopening (with a time zone offset); null: not known yet."
     )
 
 

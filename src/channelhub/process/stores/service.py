@@ -70,6 +70,13 @@ def opening_hours(location: models.Location) -> schemas.OpeningHours | None:
     return None if location.hours is None else schemas.OpeningHours(**location.hours)
 
 
+def is_temporarily_closed(location: models.Location, at: datetime) -> bool:
+    """Closed until further notice, or until a reopening time still to come."""
+    return location.closed_since is not None and (
+        location.reopens_at is None or location.reopens_at > at
+    )
+
+
 def closure_of(location: models.Location) -> hours.Closure | None:
     if location.closed_reason is None or location.closed_since is None:
         return None
