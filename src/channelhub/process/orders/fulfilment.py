@@ -93,6 +93,24 @@ async def _store_operating(
         )
 
 
+async def _pickup_step(
+    session: AsyncSession,
+    principal: Principal,
+    order_id: str,
+    group_id: str,
+    event: states.GroupEvent,
+    now: datetime,
+) -> tuple[Order, FulfilmentGroup, datetime]:
+    """Load the order locked and move its pickup group by ``event``, if its store is open."""
+    principal.require(WRITE)
+    order = await repository.load(session, principal.tenant_id, order_id, lock=True)
+    _confirmed(order)
+    group = group_of(order, group_id)
+    await _store_operating(session, order, group, now)
+    move(group, event)
+    return order, group, now
+
+
 async def mark_ready_for_pickup(
     session: AsyncSession,
     principal: Principal,
@@ -103,13 +121,9 @@ async def mark_ready_for_pickup(
 ) -> schemas.Order:
     """The store has the group's items ready: the customer is to be told to come. Refused
     while the store is temporarily closed."""
-    principal.require(WRITE)
-    order = await repository.load(session, principal.tenant_id, order_id, lock=True)
-    _confirmed(order)
-    group = group_of(order, group_id)
-    now = clock()
-    await _store_operating(session, order, group, now)
-    move(group, states.GroupEvent.ready)
+    order, group, now = await _pickup_step(
+        session, principal, order_id, group_id, states.GroupEvent.ready, clock()
+    )
     group.ready_at = now
     group.updated_at = now
     timeline.record(
@@ -137,13 +151,9 @@ async def mark_picked_up(
     clock: Clock = utc_now,
 ) -> schemas.Order:
     """The customer collected the group: its units leave on hand."""
-    principal.require(WRITE)
-    order = await repository.load(session, principal.tenant_id, order_id, lock=True)
-    _confirmed(order)
-    group = group_of(order, group_id)
-    now = clock()
-    await _store_operating(session, order, group, now)
-    move(group, states.GroupEvent.pick_up)
+    order, group, now = await _pickup_step(
+        session, principal, order_id, group_id, states.GroupEvent.pick_up, clock()
+    )
     group.completed_at = now
     group.updated_at = now
     for line in lines_of(order, group):

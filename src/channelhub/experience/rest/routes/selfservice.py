@@ -3,10 +3,11 @@ e-mail (or the link in a message), read its status and act on it."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from channelhub.experience.rest.deps import SessionDep, get_hub
@@ -57,9 +58,35 @@ def _language(lang: str | None, accept_language: str | None) -> str | None:
     return negotiate(accept_language) if accept_language else None
 
 
-async def _customer(session: SessionDep, request: Request, token: str) -> tuple[Principal, str]:
+@dataclass(frozen=True)
+class CustomerOrder:
+    """The shopper, the one order their token names, and the language to answer in."""
+
+    principal: Principal
+    order_id: str
+    language: str | None
+
+
+async def customer_order(
+    token: OrderToken,
+    request: Request,
+    session: SessionDep,
+    lang: Lang = None,
+    accept_language: AcceptLanguage = None,
+) -> CustomerOrder:
     tenant_id, order_id = await verify_order(session, get_hub(request).settings, token)
-    return selfservice.customer(tenant_id), order_id
+    return CustomerOrder(
+        selfservice.customer(tenant_id), order_id, _language(lang, accept_language)
+    )
+
+
+CustomerOrderDep = Annotated[CustomerOrder, Depends(customer_order)]
+
+
+async def _status(session: SessionDep, shopper: CustomerOrder) -> schemas.CustomerStatus:
+    return await status.customer_status(
+        session, shopper.principal, shopper.order_id, language=shopper.language
+    )
 
 
 @router.post("/{tenant}/orders/lookup", responses=LOOKUP_ERRORS, summary="Find my order")
@@ -94,52 +121,27 @@ async def lookup(
 
 
 @router.get("/order", responses=ERRORS, summary="My order's status")
-async def my_order(
-    token: OrderToken,
-    request: Request,
-    session: SessionDep,
-    lang: Lang = None,
-    accept_language: AcceptLanguage = None,
-) -> schemas.CustomerStatus:
+async def my_order(session: SessionDep, shopper: CustomerOrderDep) -> schemas.CustomerStatus:
     """The same status every channel shows: headline, next step, ETA, tracking, pickup
     store, and the actions available now."""
-    principal, order_id = await _customer(session, request, token)
-    return await status.customer_status(
-        session, principal, order_id, language=_language(lang, accept_language)
-    )
+    return await _status(session, shopper)
 
 
 @router.post("/order/closure-choice", responses=ERRORS, summary="Choose after my store closed")
 async def choose(
-    data: schemas.ClosureChoice,
-    token: OrderToken,
-    request: Request,
-    session: SessionDep,
-    lang: Lang = None,
-    accept_language: AcceptLanguage = None,
+    data: schemas.ClosureChoice, session: SessionDep, shopper: CustomerOrderDep
 ) -> schemas.CustomerStatus:
     """Ship home for free, pick up at one of the offered stores, or cancel with a full
     refund; answers with the order's new status."""
-    principal, order_id = await _customer(session, request, token)
-    await closures.choose(session, principal, order_id, data)
-    return await status.customer_status(
-        session, principal, order_id, language=_language(lang, accept_language)
-    )
+    await closures.choose(session, shopper.principal, shopper.order_id, data)
+    return await _status(session, shopper)
 
 
 @router.post("/order/returns", status_code=201, responses=ERRORS, summary="Return items")
 async def start_return(
-    data: schemas.ReturnCreate,
-    token: OrderToken,
-    request: Request,
-    session: SessionDep,
-    lang: Lang = None,
-    accept_language: AcceptLanguage = None,
+    data: schemas.ReturnCreate, session: SessionDep, shopper: CustomerOrderDep
 ) -> schemas.CustomerStatus:
     """Ask to return items that reached you, within the return window; answers with the
     order's new status."""
-    principal, order_id = await _customer(session, request, token)
-    await returns.request_return(session, principal, order_id, data)
-    return await status.customer_status(
-        session, principal, order_id, language=_language(lang, accept_language)
-    )
+    await returns.request_return(session, shopper.principal, shopper.order_id, data)
+    return await _status(session, shopper)
