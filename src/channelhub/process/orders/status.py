@@ -244,7 +244,7 @@ async def _pickup(session: AsyncSession, order: Order, now: datetime) -> schemas
         return schemas.PickupView(
             location_id=store.id,
             name=store.name,
-            address=", ".join(p for p in parts if p),
+            address=", ".join(p for p in parts if p) or store.name,
             status=stores.store_status(store, now),
         )
     return None
