@@ -79,18 +79,21 @@ def _confirmed(order: Order) -> None:
 
 async def _store_operating(
     session: AsyncSession, order: Order, group: FulfilmentGroup, now: datetime
-) -> None:
-    """A pickup store that closed cannot prepare or hand over the order."""
+) -> str:
+    """The pickup store's name; a store that closed cannot prepare or hand over the order."""
     if group.method != schemas.Method.pickup.value or group.location_id is None:
-        return
+        return ""
     store = await LocationRepository(session, order.tenant_id).get(group.location_id)
-    if store is not None and is_temporarily_closed(store, now):
+    if store is None:
+        return ""
+    if is_temporarily_closed(store, now):
         raise ConflictError(
             f"store {store.name} is temporarily closed; order {order.number} waits for a "
             "decision (ship home, another store, or cancel)",
             code="store_closed",
             location_id=store.id,
         )
+    return store.name
 
 
 async def _pickup_step(
@@ -100,15 +103,16 @@ async def _pickup_step(
     group_id: str,
     event: states.GroupEvent,
     now: datetime,
-) -> tuple[Order, FulfilmentGroup, datetime]:
-    """Load the order locked and move its pickup group by ``event``, if its store is open."""
+) -> tuple[Order, FulfilmentGroup, str]:
+    """Load the order locked and move its pickup group by ``event``, if its store is open;
+    returns the order, the group and the store's name."""
     principal.require(WRITE)
     order = await repository.load(session, principal.tenant_id, order_id, lock=True)
     _confirmed(order)
     group = group_of(order, group_id)
-    await _store_operating(session, order, group, now)
+    store = await _store_operating(session, order, group, now)
     move(group, event)
-    return order, group, now
+    return order, group, store
 
 
 async def mark_ready_for_pickup(
@@ -121,8 +125,9 @@ async def mark_ready_for_pickup(
 ) -> schemas.Order:
     """The store has the group's items ready: the customer is to be told to come. Refused
     while the store is temporarily closed."""
-    order, group, now = await _pickup_step(
-        session, principal, order_id, group_id, states.GroupEvent.ready, clock()
+    now = clock()
+    order, group, store = await _pickup_step(
+        session, principal, order_id, group_id, states.GroupEvent.ready, now
     )
     group.ready_at = now
     group.updated_at = now
@@ -130,7 +135,7 @@ async def mark_ready_for_pickup(
         session,
         order,
         "ready_for_pickup",
-        f"ready at {group.location_id}",
+        f"ready for pickup at {store}",
         actor=principal.actor,
         at=now,
         group_id=group.id,
@@ -151,8 +156,9 @@ async def mark_picked_up(
     clock: Clock = utc_now,
 ) -> schemas.Order:
     """The customer collected the group: its units leave on hand."""
-    order, group, now = await _pickup_step(
-        session, principal, order_id, group_id, states.GroupEvent.pick_up, clock()
+    now = clock()
+    order, group, _ = await _pickup_step(
+        session, principal, order_id, group_id, states.GroupEvent.pick_up, now
     )
     group.completed_at = now
     group.updated_at = now
