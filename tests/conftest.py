@@ -12,6 +12,7 @@ well, and every test exercises it.
 
 pytest_plugins = [
     "tests.fixtures.services",
+    "tests.fixtures.outside",
     "tests.fixtures.hub",
     "tests.fixtures.events",
     "tests.fixtures.inventory",

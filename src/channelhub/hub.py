@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
+import httpx
 import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,16 +17,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from channelhub.platform import idempotency
 from channelhub.platform.auth import service as auth
 from channelhub.platform.config import Settings
+from channelhub.platform.crypto import SecretBox
 from channelhub.platform.db.database import Database
 from channelhub.platform.errors import UnavailableError
 from channelhub.platform.events.bus import Delivery, EventBus, make_bus
 from channelhub.platform.events.consumers import Consumer, ConsumerRegistry, ConsumerRunner
 from channelhub.platform.events.outbox import OUTBOX_WRITTEN
 from channelhub.platform.events.relay import OutboxRelay
+from channelhub.platform.inbox.processor import InboxProcessor
+from channelhub.platform.inbox.store import INBOX_WRITTEN, Receiver
 from channelhub.platform.tasks import cancel_all
 from channelhub.process.access import RESOURCES
 from channelhub.process.inventory.reservations import expire_due
 from channelhub.process.orders.closures import apply_fallbacks, reopen_due
+from channelhub.systems.registry import Systems
 
 log = structlog.get_logger(__name__)
 
@@ -69,9 +74,23 @@ class Hub:
         *,
         consumers: ConsumerRegistry | None = None,
         bus: EventBus | None = None,
+        http: httpx.AsyncClient | None = None,
     ) -> None:
         self.settings = settings
         self.db = Database(settings)
+        key = settings.encryption_key
+        self.secret_box = SecretBox(key.get_secret_value() if key else None)
+        self._owns_http = http is None
+        self.http = http or httpx.AsyncClient(timeout=settings.outbound_timeout_s)
+        self.systems = Systems(self.secret_box, self.http)
+        self.receivers: Mapping[str, Receiver] = self.systems.receivers
+        self.inbox = InboxProcessor(
+            self.db,
+            self.systems.handle,
+            max_attempts=settings.inbox_max_attempts,
+            retry_base_s=settings.inbox_retry_base_s,
+            poll_interval_s=settings.relay_poll_interval_s,
+        )
         self.bus = bus if bus is not None else make_bus(settings)
         self.consumers = consumers if consumers is not None else default_consumers()
         self.relay = OutboxRelay(
@@ -97,6 +116,8 @@ class Hub:
     def _wake_relay(self, session: AsyncSession) -> None:
         if session.info.get(OUTBOX_WRITTEN):
             self.relay.wake()
+        if session.info.get(INBOX_WRITTEN):
+            self.inbox.wake()
 
     async def connect_bus(self) -> None:
         if not self._bus_connected:
@@ -132,6 +153,7 @@ class Hub:
             )
         if relay:
             self._tasks.append(asyncio.create_task(self.relay.run(), name="relay"))
+            self._tasks.append(asyncio.create_task(self.inbox.run(), name="inbox"))
             for job in self.jobs:
                 self._tasks.append(asyncio.create_task(self._every(job), name=job.name))
         log.info(
@@ -170,6 +192,8 @@ class Hub:
         await cancel_all(self._tasks)
         self._started = False
         await self._disconnect_bus()
+        if self._owns_http:
+            await self.http.aclose()
         await self.db.dispose()
 
     async def _disconnect_bus(self) -> None:

@@ -16,6 +16,7 @@ from channelhub.experience.rest.routes import (
     access,
     catalog,
     channels,
+    connections,
     events,
     health,
     inventory,
@@ -74,6 +75,7 @@ def create_app(hub: Runtime, *, run_background: bool = True) -> FastAPI:
         inventory,
         orders,
         selfservice,
+        connections,
         events,
     ):
         app.include_router(module.router)

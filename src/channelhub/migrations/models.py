@@ -4,8 +4,10 @@ from channelhub.platform import idempotency, signing
 from channelhub.platform.auth import models as auth_models
 from channelhub.platform.db.base import Base
 from channelhub.platform.events import models as event_models
+from channelhub.platform.inbox import models as inbox_models
 from channelhub.process.catalog import models as catalog_models
 from channelhub.process.channels import models as channel_models
+from channelhub.process.connections import models as connection_models
 from channelhub.process.inventory import models as inventory_models
 from channelhub.process.orders import models as order_models
 from channelhub.process.stores import models as store_models
@@ -15,8 +17,10 @@ __all__ = [
     "auth_models",
     "catalog_models",
     "channel_models",
+    "connection_models",
     "event_models",
     "idempotency",
+    "inbox_models",
     "inventory_models",
     "order_models",
     "signing",

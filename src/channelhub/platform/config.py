@@ -40,6 +40,12 @@ class Settings(BaseSettings):
         description="On the first start of an empty database, this becomes the default "
         "tenant's admin API key instead of a generated one (for automated set-ups).",
     )
+    encryption_key: SecretStr | None = Field(
+        None,
+        description="Fernet key(s) that encrypt connection credentials and webhook secrets "
+        "at rest; comma-separated, the first encrypts (rotation). Make one with `channelhub "
+        "connections new-key`. Needed before any connection can be created.",
+    )
     secret_key: SecretStr | None = Field(
         None,
         description="Signs shoppers' order links (self-service). Default: a key generated "
@@ -109,6 +115,20 @@ class Settings(BaseSettings):
     )
     reservation_expiry_interval_s: Annotated[float, Field(gt=0)] = Field(
         5.0, description="How often lapsed reservations are looked for and released."
+    )
+    inbox_max_attempts: Annotated[int, Field(ge=1)] = Field(
+        8, description="Attempts at applying an inbound delivery before it is parked."
+    )
+    inbox_retry_base_s: Annotated[float, Field(gt=0)] = Field(
+        5.0, description="First retry delay of a delivery whose system was unreachable; doubles."
+    )
+    outbound_timeout_s: Annotated[float, Field(gt=0)] = Field(
+        10.0, description="Time limit of each call to a connected system's API."
+    )
+    push_interval_s: Annotated[float, Field(gt=0)] = Field(
+        1.0,
+        description="How often stock changes are pushed to connected storefronts; changes of "
+        "one SKU within this window are pushed once.",
     )
     health_timeout_s: Annotated[float, Field(gt=0)] = Field(
         2.0, description="Time budget of each /readyz dependency check."

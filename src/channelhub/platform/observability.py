@@ -32,6 +32,21 @@ EVENTS_HANDLED = Counter(
     "Event deliveries to consumers, by outcome.",
     ["consumer", "outcome"],
 )
+INBOX_OUTCOMES = Counter(
+    "channelhub_inbox_outcomes_total",
+    "Inbound deliveries handled, by outcome (processed, retried, parked).",
+    ["outcome"],
+)
+INBOX_REJECTED = Counter(
+    "channelhub_inbox_rejected_total",
+    "Inbound deliveries refused for a missing or forged signature.",
+    ["system"],
+)
+OUTBOUND_PUSHES = Counter(
+    "channelhub_pushes_total",
+    "Stock figures pushed to connected systems, by system and outcome.",
+    ["system", "outcome"],
+)
 EVENT_LAG = Histogram(
     "channelhub_event_handle_lag_seconds",
     "Time from an event's change (its envelope time) to its consumer's commit.",

@@ -9,4 +9,5 @@ RESOURCES: dict[str, str] = {
     "stores": "Locations: warehouses and retail stores.",
     "inventory": "Stock levels, reservations and availability.",
     "orders": "Orders, shipments, returns, refunds and the order policy.",
+    "connections": "Connections to systems of record and their inbox.",
 }

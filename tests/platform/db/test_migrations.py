@@ -56,7 +56,7 @@ async def test_upgrade_downgrade_upgrade(empty_engine: AsyncEngine) -> None:
 
     assert created == set(Base.metadata.tables)
     assert after_downgrade == set()
-    assert await migrations.status(empty_engine) == ("0003_orders", "0003_orders")
+    assert await migrations.status(empty_engine) == ("0004_connections", "0004_connections")
 
 
 async def test_models_match_migrations(empty_engine: AsyncEngine) -> None:
@@ -69,4 +69,4 @@ async def test_models_match_migrations(empty_engine: AsyncEngine) -> None:
 
 
 async def test_status_of_an_empty_database(empty_engine: AsyncEngine) -> None:
-    assert await migrations.status(empty_engine) == (None, "0003_orders")
+    assert await migrations.status(empty_engine) == (None, "0004_connections")

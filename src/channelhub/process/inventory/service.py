@@ -61,6 +61,14 @@ async def variants_by_sku(
     return found
 
 
+async def known_skus(session: AsyncSession, tenant_id: str, skus: Sequence[str]) -> set[str]:
+    """Which of ``skus`` the catalog has."""
+    rows = await execute_core(
+        session, _VARIANTS_BY_SKU, {"tenant_id": tenant_id, "skus": sorted(set(skus))}
+    )
+    return {sku for _, sku in rows}
+
+
 async def locations_by_ref(
     session: AsyncSession, tenant_id: str, refs: Sequence[str], *, field: str
 ) -> dict[str, Location]:

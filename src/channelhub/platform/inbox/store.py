@@ -1,0 +1,224 @@
+"""Receiving: verify, store raw, acknowledge. Listing, replaying and parking.
+
+Systems plug in a ``Receiver`` (how their deliveries are signed and identified) and a
+``Handler`` (how a stored delivery becomes changes); this module knows neither commerce
+nor any vendor.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from channelhub.platform.db.pagination import Page, PageRequest, encode_cursor
+from channelhub.platform.errors import NotFoundError, UnauthenticatedError
+from channelhub.platform.events.outbox import dialect_insert
+from channelhub.platform.ids import new_id
+from channelhub.platform.inbox.models import InboxRecord
+
+INBOX_WRITTEN = "channelhub.inbox_written"
+"""``session.info`` flag: this transaction stored deliveries (the processor is woken)."""
+
+_KEPT_HEADERS = frozenset({"authorization", "x-auth-token", "cookie", "credential"})
+"""Headers never stored: they carry credentials, not facts about the delivery."""
+
+
+class InboxStatus(StrEnum):
+    pending = "pending"
+    processed = "processed"
+    parked = "parked"
+
+
+class SignatureInvalid(UnauthenticatedError):
+    code = "signature_invalid"
+
+
+class InboxRecordNotFound(NotFoundError):
+    code = "inbox_record_not_found"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    delivery_id: str
+    topic: str
+
+
+class Receiver(Protocol):
+    """How one kind of system signs and names its deliveries."""
+
+    name: str
+
+    def verify(self, secret: str, headers: Mapping[str, str], body: bytes) -> None:
+        """Raise SignatureInvalid unless the delivery is authentic."""
+
+    def identify(self, headers: Mapping[str, str], body: bytes) -> Delivery:
+        """The sender's delivery id (for de-duplication) and topic."""
+
+
+def body_digest(body: bytes) -> str:
+    """A delivery id for senders that give none: the same body is the same delivery."""
+    return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+async def store(
+    session: AsyncSession,
+    *,
+    tenant_id: str,
+    connection_id: str,
+    system: str,
+    delivery: Delivery,
+    headers: Mapping[str, str],
+    body: bytes,
+    now: datetime,
+) -> tuple[str, bool]:
+    """Store a verified delivery unless it is already stored; (record id, duplicate)."""
+    record_id = new_id("inb")
+    kept = {k.lower(): v for k, v in headers.items() if k.lower() not in _KEPT_HEADERS}
+    inserted = await session.scalar(
+        dialect_insert(session, InboxRecord)
+        .values(
+            id=record_id,
+            tenant_id=tenant_id,
+            connection_id=connection_id,
+            system=system,
+            topic=delivery.topic[:100],
+            delivery_id=delivery.delivery_id[:200],
+            headers=kept,
+            body=body,
+            status=InboxStatus.pending.value,
+            attempts=0,
+            reason="",
+            received_at=now,
+            available_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["connection_id", "delivery_id"])  # type: ignore[attr-defined]
+        .returning(InboxRecord.id)
+    )
+    if inserted is not None:
+        session.info[INBOX_WRITTEN] = True
+        return record_id, False
+    existing = await session.scalar(
+        select(InboxRecord.id).where(
+            InboxRecord.connection_id == connection_id,
+            InboxRecord.delivery_id == delivery.delivery_id[:200],
+        )
+    )
+    assert existing is not None
+    return existing, True
+
+
+async def get(session: AsyncSession, tenant_id: str, record_id: str) -> InboxRecord:
+    record = await session.scalar(
+        select(InboxRecord).where(InboxRecord.tenant_id == tenant_id, InboxRecord.id == record_id)
+    )
+    if record is None:
+        raise InboxRecordNotFound(f"no inbox record {record_id!r}")
+    return record
+
+
+async def page(
+    session: AsyncSession,
+    tenant_id: str,
+    request: PageRequest,
+    *,
+    status: InboxStatus | None = None,
+    connection_id: str | None = None,
+) -> Page[InboxRecord]:
+    """Records newest first."""
+    statement = select(InboxRecord).where(InboxRecord.tenant_id == tenant_id)
+    if status is not None:
+        statement = statement.where(InboxRecord.status == status.value)
+    if connection_id is not None:
+        statement = statement.where(InboxRecord.connection_id == connection_id)
+    if request.after_id is not None:
+        statement = statement.where(InboxRecord.id < request.after_id)
+    rows = (
+        await session.scalars(statement.order_by(InboxRecord.id.desc()).limit(request.limit + 1))
+    ).all()
+    items = list(rows[: request.limit])
+    more = len(rows) > request.limit
+    return Page(items, encode_cursor(items[-1].id) if more else None)
+
+
+async def replay(
+    session: AsyncSession, tenant_id: str, record_ids: Sequence[str], now: datetime
+) -> int:
+    """Put parked records back in line (a processed one is never run twice); returns how
+    many were re-queued."""
+    result = await session.execute(
+        update(InboxRecord)
+        .where(
+            InboxRecord.tenant_id == tenant_id,
+            InboxRecord.id.in_(record_ids),
+            InboxRecord.status == InboxStatus.parked.value,
+        )
+        .values(
+            status=InboxStatus.pending.value,
+            attempts=0,
+            available_at=now,
+            claimed_until=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount:  # type: ignore[attr-defined]
+        session.info[INBOX_WRITTEN] = True
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class InboxStats:
+    last_received_at: datetime | None
+    pending: int
+    parked: int
+    oldest_pending_at: datetime | None
+    processed_last_hour: int
+    parked_last_hour: int
+
+
+async def stats(session: AsyncSession, connection_id: str, since: datetime) -> InboxStats:
+    """Figures for a connection's health."""
+    counts = dict(
+        (
+            await session.execute(
+                select(InboxRecord.status, func.count())
+                .where(InboxRecord.connection_id == connection_id)
+                .group_by(InboxRecord.status)
+            )
+        ).all()
+    )
+    last = await session.scalar(
+        select(func.max(InboxRecord.received_at)).where(InboxRecord.connection_id == connection_id)
+    )
+    oldest = await session.scalar(
+        select(func.min(InboxRecord.received_at)).where(
+            InboxRecord.connection_id == connection_id,
+            InboxRecord.status == InboxStatus.pending.value,
+        )
+    )
+    recent = dict(
+        (
+            await session.execute(
+                select(InboxRecord.status, func.count())
+                .where(
+                    InboxRecord.connection_id == connection_id,
+                    InboxRecord.processed_at >= since,
+                )
+                .group_by(InboxRecord.status)
+            )
+        ).all()
+    )
+    return InboxStats(
+        last_received_at=last,
+        pending=int(counts.get(InboxStatus.pending.value, 0)),
+        parked=int(counts.get(InboxStatus.parked.value, 0)),
+        oldest_pending_at=oldest,
+        processed_last_hour=int(recent.get(InboxStatus.processed.value, 0)),
+        parked_last_hour=int(recent.get(InboxStatus.parked.value, 0)),
+    )
