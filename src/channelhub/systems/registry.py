@@ -10,11 +10,15 @@ from channelhub.platform.inbox.models import InboxRecord
 from channelhub.platform.inbox.processor import Park
 from channelhub.platform.inbox.store import Receiver
 from channelhub.process.connections import service as connections
+from channelhub.systems.carriers import AfterShip, EasyPost, Ups
 from channelhub.systems.common import Api, Connector
 from channelhub.systems.erp import Erp
 
 CONNECTORS: dict[str, Connector] = {
     "erp": Erp(),
+    "easypost": EasyPost(),
+    "aftership": AfterShip(),
+    "ups": Ups(),
 }
 
 

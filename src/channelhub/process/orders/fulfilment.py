@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from datetime import datetime
 
 from sqlalchemy import select
@@ -414,3 +415,34 @@ async def _deliver_group_if_done(session: AsyncSession, order: Order, shipment: 
         move(group, states.GroupEvent.deliver)
         group.completed_at = shipment.delivered_at
         group.updated_at = shipment.updated_at
+
+
+async def shipment_by_tracking(
+    session: AsyncSession, tenant_id: str, tracking_number: str
+) -> str | None:
+    """The newest shipment with this tracking number, if any."""
+    found: str | None = await session.scalar(
+        select(Shipment.id)
+        .where(Shipment.tenant_id == tenant_id, Shipment.tracking_number == tracking_number)
+        .order_by(Shipment.id.desc())
+        .limit(1)
+    )
+    return found
+
+
+async def set_estimate(
+    session: AsyncSession,
+    principal: Principal,
+    shipment_id: str,
+    estimate: dt.date | None,
+    *,
+    clock: Clock = utc_now,
+) -> schemas.Shipment:
+    """A carrier's new delivery estimate (the status is unchanged)."""
+    principal.require(WRITE)
+    shipment = await _shipment(session, principal, shipment_id, lock=True)
+    if estimate is not None and estimate != shipment.estimated_delivery:
+        shipment.estimated_delivery = estimate
+        shipment.updated_at = clock()
+        await session.flush()
+    return views.shipment(shipment, await _events(session, shipment.id))
