@@ -82,7 +82,9 @@ class Hub:
         self.secret_box = SecretBox(key.get_secret_value() if key else None)
         self._owns_http = http is None
         self.http = http or httpx.AsyncClient(timeout=settings.outbound_timeout_s)
-        self.systems = Systems(self.secret_box, self.http)
+        self.systems = Systems(
+            self.db, self.secret_box, self.http, push_interval_s=settings.push_interval_s
+        )
         self.receivers: Mapping[str, Receiver] = self.systems.receivers
         self.inbox = InboxProcessor(
             self.db,
@@ -93,6 +95,7 @@ class Hub:
         )
         self.bus = bus if bus is not None else make_bus(settings)
         self.consumers = consumers if consumers is not None else default_consumers()
+        self.systems.register_consumers(self.consumers)
         self.relay = OutboxRelay(
             self.db,
             self.bus,
@@ -154,6 +157,7 @@ class Hub:
         if relay:
             self._tasks.append(asyncio.create_task(self.relay.run(), name="relay"))
             self._tasks.append(asyncio.create_task(self.inbox.run(), name="inbox"))
+            self._tasks.append(asyncio.create_task(self.systems.pusher.run(), name="stock-push"))
             for job in self.jobs:
                 self._tasks.append(asyncio.create_task(self._every(job), name=job.name))
         log.info(

@@ -384,6 +384,6 @@ def test_worker_with_relay_publishes_the_outbox_and_stops_on_sigterm(
     # changes, its reservation, the level it holds and the headlamp out of stock at Porto
     assert pending == 61
     assert stream_messages(nats_url, stream) == pending
-    assert worker.stdout() == "worker running 0 consumer(s); relay: True\n"
+    assert worker.stdout() == "worker running 1 consumer(s); relay: True\n"  # stock-push
     assert code == 0
     assert "Traceback" not in worker.stderr()

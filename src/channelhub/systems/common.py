@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import httpx
 from purgatory import AsyncCircuitBreakerFactory
@@ -33,6 +33,7 @@ from channelhub.process.connections.service import ConnectionContext
 T = TypeVar("T")
 
 
+@runtime_checkable
 class Connector(Protocol):
     """One kind of system of record: how its deliveries are verified and applied."""
 

@@ -6,32 +6,48 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channelhub.platform.crypto import SecretBox
+from channelhub.platform.db.database import Database
+from channelhub.platform.events.consumers import ConsumerRegistry
 from channelhub.platform.inbox.models import InboxRecord
 from channelhub.platform.inbox.processor import Park
 from channelhub.platform.inbox.store import Receiver
 from channelhub.process.connections import service as connections
+from channelhub.process.inventory.events import LEVEL_CHANGED
 from channelhub.systems.carriers import AfterShip, EasyPost, Ups
 from channelhub.systems.common import Api, Connector
 from channelhub.systems.erp import Erp
+from channelhub.systems.stock import StockPusher, mark_dirty
+from channelhub.systems.woocommerce import WooCommerce
+
+STOCK_PUSH = "stock-push"
 
 CONNECTORS: dict[str, Connector] = {
     "erp": Erp(),
     "easypost": EasyPost(),
     "aftership": AfterShip(),
     "ups": Ups(),
+    "woocommerce": WooCommerce(),
 }
 
 
 class Systems:
     """The systems layer as the hub runs it: receivers for the hooks, the inbox handler,
-    and the API client connectors call out with."""
+    the stock pusher, and the API client connectors call out with."""
 
-    def __init__(self, box: SecretBox, client: httpx.AsyncClient, **api_options: float) -> None:
+    def __init__(
+        self, db: Database, box: SecretBox, client: httpx.AsyncClient, *, push_interval_s: float
+    ) -> None:
         self.box = box
-        self.api = Api(client, **api_options)  # type: ignore[arg-type]
+        self.api = Api(client)
         self.receivers: dict[str, Receiver] = {
             name: connector.receiver for name, connector in CONNECTORS.items()
         }
+        self.pusher = StockPusher(db, box, self.api, CONNECTORS, interval_s=push_interval_s)
+
+    def register_consumers(self, registry: ConsumerRegistry) -> None:
+        """Mark SKUs to push when their stock changes."""
+        if registry.get(STOCK_PUSH) is None:
+            registry.register(STOCK_PUSH, mark_dirty, types=[LEVEL_CHANGED.name])
 
     async def handle(self, session: AsyncSession, record: InboxRecord) -> str:
         connector = CONNECTORS.get(record.system)

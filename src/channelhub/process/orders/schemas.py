@@ -251,6 +251,12 @@ class OrderCreate(BaseModel):
     placed_at: AwareDatetime | None = Field(
         None, description="When the customer ordered (with a time zone offset)."
     )
+    backorder: bool = Field(
+        False,
+        description="Record the order even when its stock cannot be reserved: the group "
+        "then holds nothing and the order is flagged action_needed: stock_short (for orders "
+        "that already exist elsewhere, e.g. in a storefront). Default: refuse with 409.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> OrderCreate:

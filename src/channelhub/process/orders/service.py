@@ -22,6 +22,7 @@ from channelhub.platform.events.catalog import EventType
 from channelhub.platform.events.outbox import PendingEvent, record_events
 from channelhub.platform.ids import new_id
 from channelhub.process.channels.repository import SalesChannelRepository
+from channelhub.process.inventory.errors import InsufficientStock
 from channelhub.process.inventory.service import locations_by_ref, variants_by_sku
 from channelhub.process.orders import allocation, repository, schemas, states, timeline, views
 from channelhub.process.orders.events import (
@@ -49,7 +50,13 @@ READ = "orders:read"
 WRITE = "orders:write"
 STORE_CLOSED = "store_closed"
 """``action_needed``: a pickup store of the order closed; someone must choose what now."""
+STOCK_SHORT = "stock_short"
+"""``action_needed``: the order was recorded without all its stock reserved."""
 _WAITING = (schemas.GroupStatus.open.value, schemas.GroupStatus.ready_for_pickup.value)
+
+
+def _short(order: Order) -> bool:
+    return any(g.reservation_id is None and g.status in _WAITING for g in order.groups)
 
 
 def waits_for_pickup(order: Order) -> bool:
@@ -70,8 +77,11 @@ async def conclude(
     """Derive the order's status from its parts, refuse a move its state machine does not
     allow, and write the change with its events: each of ``announce`` carrying the order,
     then ``also``, then ``order.status_changed`` if the status moved."""
-    if order.action_needed == STORE_CLOSED and not waits_for_pickup(order):
-        # Nothing waits at a store any more (collected, cancelled): no decision is pending.
+    if (order.action_needed == STORE_CLOSED and not waits_for_pickup(order)) or (
+        order.action_needed == STOCK_SHORT and not _short(order)
+    ):
+        # Nothing waits at a closed store any more, or every group holds its stock (or
+        # has left): no decision is pending.
         order.action_needed = None
         order.action_needed_since = None
         order.action_deadline = None
@@ -222,10 +232,30 @@ async def create_order(
             code="order_in_progress",
             field="number",
         ) from exc
+    actor = principal.actor
     for group in order.groups:
         lines = [line for line in order.lines if line.group_id == group.id]
-        group.reservation_id = await allocation.reserve(session, principal, order, group, lines)
-    actor = principal.actor
+        if not data.backorder:
+            group.reservation_id = await allocation.reserve(session, principal, order, group, lines)
+            continue
+        try:
+            async with session.begin_nested():
+                group.reservation_id = await allocation.reserve(
+                    session, principal, order, group, lines
+                )
+        except InsufficientStock as exc:
+            order.action_needed = STOCK_SHORT
+            order.action_needed_since = now
+            timeline.record(
+                session,
+                order,
+                "stock_short",
+                f"recorded without stock: {exc.detail}",
+                actor=actor,
+                at=now,
+                group_id=group.id,
+                **exc.extra,
+            )
     timeline.record(
         session, order, "created", f"order {order.number} recorded", actor=actor, at=now
     )
