@@ -83,7 +83,11 @@ class Hub:
         self._owns_http = http is None
         self.http = http or httpx.AsyncClient(timeout=settings.outbound_timeout_s)
         self.systems = Systems(
-            self.db, self.secret_box, self.http, push_interval_s=settings.push_interval_s
+            self.db,
+            self.secret_box,
+            self.http,
+            push_interval_s=settings.push_interval_s,
+            retry_base_s=settings.outbound_retry_base_s,
         )
         self.receivers: Mapping[str, Receiver] = self.systems.receivers
         self.inbox = InboxProcessor(

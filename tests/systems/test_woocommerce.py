@@ -146,6 +146,9 @@ async def test_stock_changes_are_pushed_to_the_shop(
     assert (
         request.headers["Authorization"] == "Basic " + base64.b64encode(b"ck_test:cs_test").decode()
     )
-    health = (await shop.client.get(f"/v1/connections/{woo.id}/health")).json()
-    assert health["last_pushed_at"] is not None
-    assert health["last_push_error"] is None
+
+    async def pushed() -> bool:
+        health = (await shop.client.get(f"/v1/connections/{woo.id}/health")).json()
+        return health["last_pushed_at"] is not None and health["last_push_error"] is None
+
+    await eventually(pushed, what="the push recorded in the connection's health")

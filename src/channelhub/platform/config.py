@@ -125,6 +125,11 @@ class Settings(BaseSettings):
     outbound_timeout_s: Annotated[float, Field(gt=0)] = Field(
         10.0, description="Time limit of each call to a connected system's API."
     )
+    outbound_retry_base_s: Annotated[float, Field(gt=0)] = Field(
+        0.5,
+        description="First back-off of a failed call to a connected system (doubles, with "
+        "jitter, up to 4 attempts; a Retry-After answer is honoured instead).",
+    )
     push_interval_s: Annotated[float, Field(gt=0)] = Field(
         1.0,
         description="How often stock changes are pushed to connected storefronts; changes of "

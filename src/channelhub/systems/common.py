@@ -160,12 +160,14 @@ class Api:
         client: httpx.AsyncClient,
         *,
         attempts: int = 4,
+        retry_base_s: float = 0.5,
         max_wait_s: float = 30.0,
         breaker_threshold: int = 5,
         breaker_ttl_s: float = 30.0,
     ) -> None:
         self.client = client
         self.attempts = attempts
+        self.retry_base_s = retry_base_s
         self.max_wait_s = max_wait_s
         # A refusal of a bad request (ApiError) says nothing about the system's health.
         self._breakers = AsyncCircuitBreakerFactory(
@@ -176,7 +178,10 @@ class Api:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, Throttled) and exc.after_s is not None:
             return min(exc.after_s, self.max_wait_s)
-        return float(wait_exponential_jitter(initial=0.5, max=self.max_wait_s)(state))
+        backoff = wait_exponential_jitter(
+            multiplier=self.retry_base_s, max=self.max_wait_s, jitter=self.retry_base_s
+        )
+        return float(backoff(state))
 
     async def call(self, breaker: str, request: Callable[[], Awaitable[T]]) -> T:
         """Run ``request`` (which raises Throttled / httpx errors) with retries, inside the

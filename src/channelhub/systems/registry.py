@@ -13,6 +13,7 @@ from channelhub.platform.inbox.processor import Park
 from channelhub.platform.inbox.store import Receiver
 from channelhub.process.connections import service as connections
 from channelhub.process.inventory.events import LEVEL_CHANGED
+from channelhub.systems.bigcommerce import BigCommerce
 from channelhub.systems.carriers import AfterShip, EasyPost, Ups
 from channelhub.systems.common import Api, Connector
 from channelhub.systems.erp import Erp
@@ -27,6 +28,7 @@ CONNECTORS: dict[str, Connector] = {
     "aftership": AfterShip(),
     "ups": Ups(),
     "woocommerce": WooCommerce(),
+    "bigcommerce": BigCommerce(),
 }
 
 
@@ -35,10 +37,16 @@ class Systems:
     the stock pusher, and the API client connectors call out with."""
 
     def __init__(
-        self, db: Database, box: SecretBox, client: httpx.AsyncClient, *, push_interval_s: float
+        self,
+        db: Database,
+        box: SecretBox,
+        client: httpx.AsyncClient,
+        *,
+        push_interval_s: float,
+        retry_base_s: float,
     ) -> None:
         self.box = box
-        self.api = Api(client)
+        self.api = Api(client, retry_base_s=retry_base_s)
         self.receivers: dict[str, Receiver] = {
             name: connector.receiver for name, connector in CONNECTORS.items()
         }

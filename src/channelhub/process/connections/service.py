@@ -292,6 +292,22 @@ async def remember_skus(
     )
 
 
+async def mark_skus_dirty(
+    session: AsyncSession, connection_id: str, now: datetime, skus: Sequence[str] | None = None
+) -> int:
+    """Have the pusher send these SKUs' figures (all known SKUs by default) on its next
+    round; returns how many were marked."""
+    statement = update(ConnectionSku).where(ConnectionSku.connection_id == connection_id)
+    if skus is not None:
+        statement = statement.where(ConnectionSku.sku.in_(list(skus)))
+    result = await session.execute(
+        statement.values(dirty_since=now, next_push_at=None, push_attempts=0).execution_options(
+            synchronize_session=False
+        )
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def health(
     session: AsyncSession, principal: Principal, connection_id: str, *, clock: Clock = utc_now
 ) -> schemas.Health:
