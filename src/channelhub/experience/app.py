@@ -17,6 +17,7 @@ from channelhub.experience.rest.routes import (
     catalog,
     channels,
     connections,
+    customers,
     events,
     health,
     inventory,
@@ -76,6 +77,7 @@ def create_app(hub: Runtime, *, run_background: bool = True) -> FastAPI:
         orders,
         selfservice,
         connections,
+        customers,
         events,
     ):
         app.include_router(module.router)

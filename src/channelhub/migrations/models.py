@@ -8,6 +8,7 @@ from channelhub.platform.inbox import models as inbox_models
 from channelhub.process.catalog import models as catalog_models
 from channelhub.process.channels import models as channel_models
 from channelhub.process.connections import models as connection_models
+from channelhub.process.customers import models as customer_models
 from channelhub.process.inventory import models as inventory_models
 from channelhub.process.orders import models as order_models
 from channelhub.process.stores import models as store_models
@@ -18,6 +19,7 @@ __all__ = [
     "catalog_models",
     "channel_models",
     "connection_models",
+    "customer_models",
     "event_models",
     "idempotency",
     "inbox_models",

@@ -10,4 +10,5 @@ RESOURCES: dict[str, str] = {
     "inventory": "Stock levels, reservations and availability.",
     "orders": "Orders, shipments, returns, refunds and the order policy.",
     "connections": "Connections to systems of record and their inbox.",
+    "customers": "Customers and their ids in other systems.",
 }

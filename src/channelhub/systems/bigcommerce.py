@@ -229,7 +229,7 @@ class BigCommerce:
             {
                 "location_id": int(location) if location != SHOP_WIDE else DEFAULT_LOCATION,
                 **(
-                    {"variant_id": item.refs["variant_id"]}
+                    {"variant_id": int(item.refs["variant_id"])}
                     if item.refs.get("variant_id")
                     else {"sku": item.sku}
                 ),

@@ -17,6 +17,7 @@ from channelhub.systems.bigcommerce import BigCommerce
 from channelhub.systems.carriers import AfterShip, EasyPost, Ups
 from channelhub.systems.common import Api, Connector
 from channelhub.systems.erp import Erp
+from channelhub.systems.shopify import Shopify
 from channelhub.systems.stock import StockPusher, mark_dirty
 from channelhub.systems.woocommerce import WooCommerce
 
@@ -29,6 +30,7 @@ CONNECTORS: dict[str, Connector] = {
     "ups": Ups(),
     "woocommerce": WooCommerce(),
     "bigcommerce": BigCommerce(),
+    "shopify": Shopify(),
 }
 
 

@@ -200,7 +200,7 @@ class WooCommerce:
                 json={
                     "update": [
                         {
-                            "id": i.refs["product_id"],
+                            "id": int(i.refs["product_id"]),
                             "manage_stock": True,
                             "stock_quantity": i.total,
                         }

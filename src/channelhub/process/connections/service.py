@@ -269,9 +269,14 @@ async def context(session: AsyncSession, connection_id: str, box: SecretBox) -> 
 async def remember_skus(
     session: AsyncSession, connection_id: str, refs: dict[str, dict[str, Any]], now: datetime
 ) -> None:
-    """Record (or refresh) how the connected system names these SKUs."""
+    """Record (or refresh) how the connected system names these SKUs. Ids are kept as
+    text, so that they can be looked up the same way on every database."""
     if not refs:
         return
+    refs = {
+        sku: {key: str(value) for key, value in ids.items() if value not in (None, "")}
+        for sku, ids in refs.items()
+    }
     insert = dialect_insert(session, ConnectionSku)
     await session.execute(
         insert.on_conflict_do_update(  # type: ignore[attr-defined]
@@ -290,6 +295,30 @@ async def remember_skus(
             for sku, ref in sorted(refs.items())
         ],
     )
+
+
+async def sku_refs(
+    session: AsyncSession, connection_id: str, skus: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    rows = await session.execute(
+        select(ConnectionSku.sku, ConnectionSku.refs).where(
+            ConnectionSku.connection_id == connection_id, ConnectionSku.sku.in_(list(skus))
+        )
+    )
+    return {sku: dict(refs) for sku, refs in rows}
+
+
+async def sku_by_ref(session: AsyncSession, connection_id: str, key: str, value: str) -> str | None:
+    """The SKU the connected system names ``value`` (its ``key``, e.g. inventory_item_id)."""
+    found: str | None = await session.scalar(
+        select(ConnectionSku.sku)
+        .where(
+            ConnectionSku.connection_id == connection_id,
+            ConnectionSku.refs[key].as_string() == value,
+        )
+        .limit(1)
+    )
+    return found
 
 
 async def mark_skus_dirty(

@@ -1,8 +1,8 @@
-"""connections and inbox
+"""connections inbox and customers
 
 Revision ID: 0004_connections
 Revises: 0003_orders
-Create Date: 2026-11-28 21:41:17.382199
+Create Date: 2026-11-28 21:52:38.593986
 """
 
 from collections.abc import Sequence
@@ -47,6 +47,47 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_inbox_connection_id"), ["connection_id"], unique=False)
         batch_op.create_index("ix_inbox_due", ["status", "available_at"], unique=False)
         batch_op.create_index("ix_inbox_tenant_status", ["tenant_id", "status", "id"], unique=False)
+
+    op.create_table(
+        "customers",
+        sa.Column("email", sa.String(length=254), nullable=False),
+        sa.Column("phone", sa.String(length=32), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("language", sa.String(length=16), nullable=False),
+        sa.Column("source_updated_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("tenant_id", sa.String(length=40), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_customers_tenant_id_tenants")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_customers")),
+    )
+    with op.batch_alter_table("customers", schema=None) as batch_op:
+        batch_op.create_index("ix_customers_tenant_email", ["tenant_id", "email"], unique=False)
+        batch_op.create_index(batch_op.f("ix_customers_tenant_id"), ["tenant_id"], unique=False)
+
+    op.create_table(
+        "customer_external_ids",
+        sa.Column("tenant_id", sa.String(length=40), nullable=False),
+        sa.Column("system", sa.String(length=64), nullable=False),
+        sa.Column("external_id", sa.String(length=128), nullable=False),
+        sa.Column("customer_id", sa.String(length=40), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_customer_external_ids_customer_id_customers"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint(
+            "tenant_id", "system", "external_id", name=op.f("pk_customer_external_ids")
+        ),
+    )
+    with op.batch_alter_table("customer_external_ids", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_customer_external_ids_customer_id"), ["customer_id"], unique=False
+        )
 
     op.create_table(
         "connections",
@@ -120,6 +161,15 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_connections_tenant_id"))
 
     op.drop_table("connections")
+    with op.batch_alter_table("customer_external_ids", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_customer_external_ids_customer_id"))
+
+    op.drop_table("customer_external_ids")
+    with op.batch_alter_table("customers", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_customers_tenant_id"))
+        batch_op.drop_index("ix_customers_tenant_email")
+
+    op.drop_table("customers")
     with op.batch_alter_table("inbox", schema=None) as batch_op:
         batch_op.drop_index("ix_inbox_tenant_status")
         batch_op.drop_index("ix_inbox_due")

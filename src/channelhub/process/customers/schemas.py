@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from channelhub.process.orders.schemas import Email, ExternalRef, Language
+
+
+class CustomerUpsert(BaseModel):
+    """A customer as a system of record sees them: found by its id for them, else by
+    e-mail, else created."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    external_id: ExternalRef = Field(description="The system's id for the customer.")
+    email: Email | None = Field(None, description="E-mail address.")
+    phone: str = Field("", max_length=32, description="Phone number.")
+    name: str = Field("", max_length=200, description="Full name.")
+    language: Language | None = Field(None, description="Preferred language.")
+    source_updated_at: AwareDatetime | None = Field(
+        None, description="The system's update time; an older update changes nothing."
+    )
+
+
+class Customer(BaseModel):
+    id: str = Field(description="Customer id (cus_...).")
+    email: str = Field(description="E-mail address.")
+    phone: str = Field(description="Phone number.")
+    name: str = Field(description="Full name.")
+    language: str = Field(description="Preferred language, if known.")
+    external_ids: list[ExternalRef] = Field(description="Ids of the customer in other systems.")
+    created_at: datetime = Field(description="When first seen (UTC).")
+    updated_at: datetime = Field(description="When last changed (UTC).")
