@@ -6,6 +6,7 @@ import typer
 
 from channelhub.cli import server
 from channelhub.cli.admin import keys, tenants
+from channelhub.cli.connections import connections_app, inbox_app
 from channelhub.cli.events import events
 from channelhub.cli.stock import stock
 
@@ -23,6 +24,8 @@ app.add_typer(tenants, name="tenants")
 app.add_typer(keys, name="keys")
 app.add_typer(events, name="events")
 app.add_typer(stock, name="stock")
+app.add_typer(connections_app, name="connections")
+app.add_typer(inbox_app, name="inbox")
 
 
 def main() -> None:

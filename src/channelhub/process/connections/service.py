@@ -238,6 +238,16 @@ async def delivery_target(
     )
 
 
+async def reseal_all(session: AsyncSession, box: SecretBox) -> int:
+    """Encrypt every connection's secrets again under the newest key (after a rotation);
+    returns how many connections were re-sealed."""
+    rows = (await session.scalars(select(Connection).with_for_update())).all()
+    for row in rows:
+        row.sealed_secrets = box.reseal(row.sealed_secrets)
+    await session.flush()
+    return len(rows)
+
+
 async def count_rejected(session: AsyncSession, connection_id: str) -> None:
     await session.execute(
         update(Connection)
@@ -319,6 +329,25 @@ async def sku_by_ref(session: AsyncSession, connection_id: str, key: str, value:
         .limit(1)
     )
     return found
+
+
+async def record_pushed(
+    session: AsyncSession, connection_id: str, figures: dict[str, dict[str, int]], now: datetime
+) -> None:
+    """Remember the figures a connection was just given."""
+    for sku, pushed in figures.items():
+        await session.execute(
+            update(ConnectionSku)
+            .where(ConnectionSku.connection_id == connection_id, ConnectionSku.sku == sku)
+            .values(pushed=pushed, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    await session.execute(
+        update(Connection)
+        .where(Connection.id == connection_id)
+        .values(last_pushed_at=now, last_push_error=None)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def mark_skus_dirty(

@@ -189,7 +189,7 @@ class Received(BaseModel):
 @router.post(
     "/hooks/{connection_id}",
     responses={
-        **problem_responses(401, 404),
+        **problem_responses(401, 404, 422),
         413: {"description": "The body is larger than CHANNELHUB_MAX_REQUEST_BODY_BYTES."},
     },
     summary="Inbound deliveries of a connection",
