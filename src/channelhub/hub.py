@@ -25,7 +25,7 @@ from channelhub.platform.events.consumers import Consumer, ConsumerRegistry, Con
 from channelhub.platform.events.outbox import OUTBOX_WRITTEN
 from channelhub.platform.events.relay import OutboxRelay
 from channelhub.platform.inbox.processor import InboxProcessor
-from channelhub.platform.inbox.store import INBOX_WRITTEN, Receiver
+from channelhub.platform.inbox.store import INBOX_WRITTEN, InboxWriter, Receiver
 from channelhub.platform.tasks import cancel_all
 from channelhub.process.access import RESOURCES
 from channelhub.process.inventory.reservations import expire_due
@@ -90,9 +90,11 @@ class Hub:
             retry_base_s=settings.outbound_retry_base_s,
         )
         self.receivers: Mapping[str, Receiver] = self.systems.receivers
+        self.inbox_writer = InboxWriter(self.db)
         self.inbox = InboxProcessor(
             self.db,
             self.systems.handle,
+            yield_to=lambda: self.inbox_writer.busy,
             max_attempts=settings.inbox_max_attempts,
             retry_base_s=settings.inbox_retry_base_s,
             poll_interval_s=settings.relay_poll_interval_s,

@@ -139,16 +139,15 @@ def set_up(cli: Cli, base_url: str) -> tuple[str, str]:
                     {"TENT-1": {"inventory_item_id": 808950810}},
                     utc_now(),
                 )
-                await inbox.store(
-                    session,
-                    tenant_id=tenant_id,
-                    connection_id=connection["id"],
-                    system="shopify",
-                    delivery=Delivery("d-1", "orders/delete"),
-                    headers={},
-                    body=b"{}",
-                    now=utc_now(),
+                arrival = inbox.Arrival(
+                    tenant_id,
+                    connection["id"],
+                    "shopify",
+                    Delivery("d-1", "orders/delete"),
+                    {},
+                    b"{}",
                 )
+                await inbox.store_many(session, [arrival], utc_now())
             await hub.inbox.process_due()
             return str(connection["id"])
         finally:

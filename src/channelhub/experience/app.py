@@ -67,6 +67,7 @@ def create_app(hub: Runtime, *, run_background: bool = True) -> FastAPI:
     install_problem_handlers(app)
     app.add_exception_handler(deps.ReplayedResponse, deps.replay)
     app.state.rate_limits = RateLimits(hub.settings.rate_limit_storage_url)
+    app.state.delivery_targets = connections.DeliveryTargets()
     for module in (
         health,
         access,

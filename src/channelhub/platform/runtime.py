@@ -13,7 +13,7 @@ from channelhub.platform.config import Settings
 from channelhub.platform.crypto import SecretBox
 from channelhub.platform.db.database import Database
 from channelhub.platform.events.bus import EventBus
-from channelhub.platform.inbox.store import Receiver
+from channelhub.platform.inbox.store import InboxWriter, Receiver
 
 
 class Runtime(Protocol):
@@ -22,6 +22,7 @@ class Runtime(Protocol):
     bus: EventBus
     secret_box: SecretBox
     receivers: Mapping[str, Receiver]
+    inbox_writer: InboxWriter
 
     async def start(self, *, relay: bool = True, consumers: bool = True) -> None: ...
 
