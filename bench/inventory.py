@@ -41,13 +41,12 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import sqlite3
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,9 +59,16 @@ from rich.table import Table
 from sqlalchemy.engine import URL
 
 from bench.common import machine_note, scratch_postgres
+from bench.server import (
+    CHANNELHUB,
+    Server,
+    Store,
+    api_server,
+    cpu_seconds,
+    migrate,
+    stop,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-CHANNELHUB = ROOT / ".venv" / "bin" / "channelhub"
 LOCATION = "WH"
 RACE_SKU = "RACE-1"
 HOT_SKU = "HOT-1"
@@ -84,9 +90,6 @@ FROM stock_movements WHERE sku = 'RACE-1'
 RACE_ALLOCATED_SQL = (
     "SELECT COALESCE(SUM(quantity), 0) FROM reservation_allocations WHERE sku = 'RACE-1'"
 )
-START_TIMEOUT_S = 60.0
-STOP_TIMEOUT_S = 10.0
-DRAIN_TIMEOUT_S = 60.0
 RETRIES = 3
 POOL = 16
 """Connections per httpx client: httpcore's pool does work quadratic in its connections
@@ -222,191 +225,6 @@ class Result:
 
 
 # --- the database, read directly (checks) -------------------------------------------------
-
-
-class Store:
-    """Direct read access to the server's database, for the checks and the outbox backlog."""
-
-    def __init__(self, *, sqlite_path: Path | None = None, dsn: str | None = None) -> None:
-        self.sqlite_path = sqlite_path
-        self.dsn = dsn
-
-    async def fetchrow(self, sql: str) -> tuple[Any, ...]:
-        if self.sqlite_path is not None:
-            return await asyncio.to_thread(self._sqlite_fetchrow, self.sqlite_path, sql)
-        connection = await asyncpg.connect(self.dsn, timeout=5)
-        try:
-            return tuple(await connection.fetchrow(sql))
-        finally:
-            await connection.close()
-
-    @staticmethod
-    def _sqlite_fetchrow(path: Path, sql: str) -> tuple[Any, ...]:
-        with contextlib.closing(sqlite3.connect(path, timeout=30)) as connection:
-            return tuple(connection.execute(sql).fetchone())
-
-    async def unpublished(self) -> int:
-        return int(
-            (await self.fetchrow("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL"))[0]
-        )
-
-    async def drain(self, timeout_s: float = DRAIN_TIMEOUT_S) -> tuple[int, float]:
-        """Wait until the relay has published every outbox row, so that one run's events
-        are not relayed during the next; returns (rows left, seconds waited)."""
-        started = time.perf_counter()
-        while True:
-            left = await self.unpublished()
-            waited = time.perf_counter() - started
-            if not left or waited > timeout_s:
-                return left, waited
-            await asyncio.sleep(0.2)
-
-
-# --- the server -----------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def server_env(database_url: str, admin_key: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHANNELHUB_")}
-    env.update(
-        CHANNELHUB_DATABASE_URL=database_url,
-        CHANNELHUB_BUS_URL="memory://",
-        CHANNELHUB_BOOTSTRAP_ADMIN_KEY=admin_key,
-        CHANNELHUB_LOG_LEVEL="warning",
-    )
-    return env
-
-
-def tail(path: Path, lines: int = 15) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
-
-
-async def migrate(database_url: str, admin_key: str, workdir: Path) -> None:
-    log = workdir / "migrate.log"
-    with log.open("wb") as out:
-        process = await asyncio.create_subprocess_exec(
-            CHANNELHUB,
-            "migrate",
-            cwd=workdir,
-            env=server_env(database_url, admin_key),
-            stdout=out,
-            stderr=out,
-        )
-        code = await process.wait()
-    if code != 0:
-        raise RuntimeError(f"channelhub migrate exited {code}:\n{tail(log)}")
-
-
-@dataclass
-class Server:
-    process: asyncio.subprocess.Process
-    base_url: str
-    log: Path
-
-
-@contextlib.asynccontextmanager
-async def api_server(
-    database_url: str, admin_key: str, workdir: Path, *, workers: int = 1
-) -> AsyncIterator[Server]:
-    """``channelhub serve`` (``--workers`` processes) on a free loopback port, ready
-    (``/healthz``) when yielded."""
-    port = free_port()
-    log = workdir / "server.log"
-    with log.open("wb") as out:
-        process = await asyncio.create_subprocess_exec(
-            CHANNELHUB,
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            cwd=workdir,
-            env=server_env(database_url, admin_key),
-            stdout=out,
-            stderr=out,
-        )
-    server = Server(process, f"http://127.0.0.1:{port}", log)
-    try:
-        await wait_healthy(server)
-        yield server
-    finally:
-        await stop(process)
-
-
-async def wait_healthy(server: Server) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=2.0) as client:
-        while True:
-            if server.process.returncode is not None:
-                raise RuntimeError(
-                    f"channelhub serve exited {server.process.returncode}:\n{tail(server.log)}"
-                )
-            with contextlib.suppress(httpx.HTTPError):
-                if (await client.get("/healthz")).status_code == 200:
-                    return
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"channelhub serve not healthy after {START_TIMEOUT_S:g}s")
-            await asyncio.sleep(0.1)
-
-
-async def stop(process: asyncio.subprocess.Process) -> None:
-    if process.returncode is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        process.send_signal(signal.SIGTERM)
-    try:
-        await asyncio.wait_for(process.wait(), STOP_TIMEOUT_S)
-    except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
-        await process.wait()
-
-
-_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-
-def _stat(pid: int) -> list[str] | None:
-    """The fields of /proc/<pid>/stat after the command name, or None if it is gone."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and all its descendants (``serve --workers``
-    runs the API in child processes), from Linux /proc; NaN where unavailable."""
-    if _stat(pid) is None:
-        return math.nan
-    parents: dict[int, int] = {}
-    stats: dict[int, list[str]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and (fields := _stat(int(entry.name))) is not None:
-            parents[int(entry.name)] = int(fields[1])
-            stats[int(entry.name)] = fields
-
-    def descends(candidate: int) -> bool:
-        while candidate > 1:
-            if candidate == pid:
-                return True
-            candidate = parents.get(candidate, 0)
-        return False
-
-    return sum(
-        (int(fields[11]) + int(fields[12])) / _TICKS
-        for each, fields in stats.items()
-        if descends(each)
-    )
 
 
 # --- set-up through the API -------------------------------------------------------------------

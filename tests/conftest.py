@@ -17,4 +17,5 @@ pytest_plugins = [
     "tests.fixtures.events",
     "tests.fixtures.inventory",
     "tests.fixtures.orders",
+    "tests.fixtures.inbox",
 ]

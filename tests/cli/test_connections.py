@@ -147,7 +147,7 @@ def set_up(cli: Cli, base_url: str) -> tuple[str, str]:
                     {},
                     b"{}",
                 )
-                await inbox.store_many(session, [arrival], utc_now())
+                await inbox.store_many(session, [(arrival, utc_now())])
             await hub.inbox.process_due()
             return str(connection["id"])
         finally:

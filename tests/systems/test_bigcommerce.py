@@ -130,9 +130,10 @@ async def test_a_throttled_store_is_waited_for(
 
 
 async def test_a_store_that_stays_down_is_retried_later_not_lost(
-    bigcommerce: Connected, shop: Shop, outside: Outside
+    hub: Hub, bigcommerce: Connected, shop: Shop, outside: Outside
 ) -> None:
     outside.route("GET", f"{API}/v2/orders/250", httpx.Response(503))
+    hub.inbox.retry_base_s = 60
 
     await callback(bigcommerce, "order_created.json")
     await bigcommerce.process()

@@ -175,6 +175,28 @@ async def test_customers_are_recognised_across_updates(shopify: Connected, shop:
     assert customer["external_ids"] == [{"system": f"shopify:{shopify.id}", "id": "207119551"}]
 
 
+async def test_an_order_that_cannot_be_mapped_is_parked_at_once_with_its_reason(
+    shopify: Connected, shop: Shop
+) -> None:
+    order = payload("shopify", "orders_create.json")
+    del order["shipping_address"]
+    body = json.dumps(order).encode()
+    headers = {
+        **HEADERS["orders_create.json"],
+        "X-Shopify-Hmac-Sha256": base64_hmac(SECRET, body),
+    }
+    await shopify.send(body, headers)
+    await shopify.process()
+
+    [record] = await shopify.inbox()
+    assert record["status"] == "parked"
+    assert record["attempts"] == 1
+    assert record["reason"] == (
+        "does not map to a valid OrderCreate: shipping_address is needed to ship"
+    )
+    assert (await shop.client.get("/v1/orders")).json()["data"] == []
+
+
 async def test_a_forged_webhook_is_refused(shopify: Connected) -> None:
     body = (FIXTURES / "shopify" / "orders_create.json").read_bytes()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any, NoReturn, TypeVar
@@ -53,6 +54,15 @@ def id_table(*columns: str, ids: tuple[str, ...] = ("id",)) -> Table:
         else:
             result.add_column(column, overflow="fold")
     return result
+
+
+def freeze_startup_heap() -> None:
+    """Leave everything built at start-up (modules, the app, the ORM's mappers: hundreds of
+    thousands of objects that live as long as the process) out of garbage collection.
+    Otherwise every full collection walks them all again: bench/ingest measured that at
+    nearly 40 % of what acknowledging a webhook costs."""
+    gc.collect()
+    gc.freeze()
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

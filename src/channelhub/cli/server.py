@@ -16,6 +16,7 @@ from channelhub.cli.common import (
     console,
     ensure_schema,
     fail,
+    freeze_startup_heap,
     load_settings,
     open_hub,
     run,
@@ -140,7 +141,9 @@ def serve(
         hub = Hub(settings)
         await _prepare(hub, demo=demo, auto_migrate=settings.is_sqlite, base_url=base_url)
         announce(hub)
-        await uvicorn.Server(server_config(create_app(hub))).serve(sockets=[sock])
+        app = create_app(hub)
+        freeze_startup_heap()
+        await uvicorn.Server(server_config(app)).serve(sockets=[sock])
 
     if processes == 1:
         run(main())
@@ -155,7 +158,9 @@ def process_app() -> FastAPI:
     """The app of one `serve --workers` process."""
     from channelhub.experience.app import create_app
 
-    return create_app(Hub(load_settings()))
+    app = create_app(Hub(load_settings()))
+    freeze_startup_heap()
+    return app
 
 
 def worker(
@@ -183,6 +188,7 @@ def worker(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await hub.start(relay=relay, consumers=True)
+        freeze_startup_heap()
         console.print(f"worker running {len(hub.consumers)} consumer(s); relay: {relay}")
         try:
             await stop.wait()

@@ -19,7 +19,7 @@ from channelhub.cli.common import console, errors, fail, load_settings, open_hub
 from channelhub.hub import Hub
 from channelhub.platform.auth.principal import Principal
 from channelhub.platform.auth.service import get_tenant
-from channelhub.platform.errors import InvalidError
+from channelhub.platform.errors import InvalidError, first_validation_error
 from channelhub.process.inventory.schemas import StockUpdate, StockUpdateBatch
 from channelhub.process.inventory.service import apply_updates
 
@@ -75,12 +75,6 @@ def _records(handle: io.TextIOWrapper, kind: str) -> Iterator[tuple[int, dict[st
             yield number, f"not valid JSON: {exc.msg}"
             continue
         yield number, record if isinstance(record, dict) else "each line must be a JSON object"
-
-
-def _first_error(exc: ValidationError) -> str:
-    problem = exc.errors()[0]
-    where = ".".join(str(p) for p in problem["loc"]) or "row"
-    return f"{where}: {problem['msg']}"
 
 
 async def _apply(
@@ -174,7 +168,7 @@ def import_stock(
                     try:
                         batch.append((line, StockUpdate.model_validate(record)))
                     except ValidationError as exc:
-                        tally.reject(line, _first_error(exc))
+                        tally.reject(line, first_validation_error(exc, "row"))
                     if len(batch) >= batch_size:
                         await _apply(hub, principal, batch, source, tally)
                         batch = []

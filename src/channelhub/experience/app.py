@@ -20,6 +20,7 @@ from channelhub.experience.rest.routes import (
     customers,
     events,
     health,
+    hooks,
     inventory,
     orders,
     selfservice,
@@ -67,8 +68,9 @@ def create_app(hub: Runtime, *, run_background: bool = True) -> FastAPI:
     install_problem_handlers(app)
     app.add_exception_handler(deps.ReplayedResponse, deps.replay)
     app.state.rate_limits = RateLimits(hub.settings.rate_limit_storage_url)
-    app.state.delivery_targets = connections.DeliveryTargets()
+    app.state.delivery_targets = hooks.DeliveryTargets()
     for module in (
+        hooks,
         health,
         access,
         channels,

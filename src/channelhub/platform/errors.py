@@ -5,6 +5,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
+from pydantic import ValidationError
+
 
 class ErrorKind(StrEnum):
     invalid = "invalid"
@@ -90,3 +92,12 @@ class RateLimitedError(ChannelhubError):
     def __init__(self, detail: str, *, retry_after_s: int) -> None:
         super().__init__(detail, retry_after_s=retry_after_s)
         self.retry_after_s = retry_after_s
+
+
+def first_validation_error(exc: ValidationError, whole: str = "") -> str:
+    """``where: what`` for the first problem pydantic found; ``where`` is ``whole`` (or
+    left out) when the problem is with the input as a whole rather than one field."""
+    problem = exc.errors()[0]
+    where = ".".join(str(part) for part in problem["loc"]) or whole
+    message = str(problem["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message

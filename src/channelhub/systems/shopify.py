@@ -496,11 +496,4 @@ async def _remember(
 ) -> None:
     """Merge what Shopify says about SKUs with what is known (products carry the
     inventory item id, orders only the variant)."""
-    if not refs:
-        return
-    existing = await connections.sku_refs(session, ctx.id, list(refs))
-    merged = {
-        sku: {**existing.get(sku, {}), **{k: v for k, v in value.items() if v is not None}}
-        for sku, value in refs.items()
-    }
-    await connections.remember_skus(session, ctx.id, merged, utc_now())
+    await connections.remember_skus(session, ctx.id, refs, utc_now(), merge=True)

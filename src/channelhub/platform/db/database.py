@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 from sqlalchemy import event, make_url, text
@@ -72,6 +72,19 @@ def is_connection_error(exc: BaseException) -> bool:
     return isinstance(exc, OSError | ConnectionError | TimeoutError)
 
 
+async def _to_the_end(step: Coroutine[Any, Any, None]) -> None:
+    """Finish a session's rollback or close before the task gives in to a cancellation (a
+    server shutting down, a client gone). Cut short, it would leave its connection half
+    returned to the pool; left running on its own, the loop's shutdown would cut it short
+    instead. Either way the pool logs an error and throws the connection away."""
+    finishing = asyncio.ensure_future(step)
+    try:
+        await asyncio.shield(finishing)
+    except asyncio.CancelledError:
+        await finishing
+        raise
+
+
 class Database:
     """Owns the engine; hands out read sessions and write units of work."""
 
@@ -115,13 +128,16 @@ class Database:
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A write unit of work: commits on success, rolls back on any exception."""
-        async with self._writer_slot(), self._writers() as session:
+        async with self._writer_slot():
+            session = self._writers()
             try:
                 yield session
                 await session.commit()
             except BaseException:
-                await session.rollback()
+                await _to_the_end(session.rollback())
                 raise
+            finally:
+                await _to_the_end(session.close())
         for callback in self._after_commit:
             callback(session)
 
@@ -129,8 +145,11 @@ class Database:
     async def reader(self) -> AsyncIterator[AsyncSession]:
         """A read session. Closing it ends its transaction (anything written is discarded)
         and detaches what it loaded without expiring it, so results stay usable."""
-        async with self._readers() as session:
+        session = self._readers()
+        try:
             yield session
+        finally:
+            await _to_the_end(session.close())
 
     @contextlib.asynccontextmanager
     async def _writer_slot(self) -> AsyncIterator[None]:

@@ -12,16 +12,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import structlog
+from pydantic import ValidationError
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channelhub.platform.clock import Clock, utc_now
-from channelhub.platform.db.database import Database, is_connection_error
-from channelhub.platform.errors import ChannelhubError
+from channelhub.platform.db.database import (
+    Database,
+    is_connection_error,
+    is_transient_conflict,
+)
+from channelhub.platform.errors import ChannelhubError, first_validation_error
 from channelhub.platform.inbox.models import InboxRecord
 from channelhub.platform.inbox.store import InboxStatus
 from channelhub.platform.observability import INBOX_OUTCOMES
@@ -31,10 +37,12 @@ log = structlog.get_logger(__name__)
 Handler = Callable[[AsyncSession, InboxRecord], Awaitable[str]]
 """Apply one delivery; returns a one-line summary of what it did. Raises ``Park`` when
 the delivery cannot be applied (the reason is kept), ``Retry`` when it may succeed
-later; any ``ChannelhubError`` parks, any other error retries then parks."""
+later; any ``ChannelhubError`` or pydantic ``ValidationError`` parks, any other error retries
+then parks."""
 
 
-_YIELD_S = 0.02
+_BUSY_SHARE = 0.1
+"""While deliveries are arriving, processing takes at most this share of the event loop."""
 
 
 class Park(Exception):
@@ -99,11 +107,13 @@ class InboxProcessor:
         """Process one batch of due records, oldest first; returns how many were handled."""
         claimed = await self._claim()
         for record_id in claimed:
-            if self.yield_to is not None and self.yield_to():
-                # Acknowledging deliveries comes first (senders time out in seconds);
-                # applying them can lag: while they arrive, process at ~50 a second.
-                await asyncio.sleep(_YIELD_S)
+            started = time.perf_counter()
             await self._process(record_id)
+            if self.yield_to is not None and self.yield_to():
+                # Acknowledging deliveries comes first (senders time out in seconds and
+                # retry, adding load); applying them can lag behind a burst.
+                took = time.perf_counter() - started
+                await asyncio.sleep(took * (1 - _BUSY_SHARE) / _BUSY_SHARE)
         return len(claimed)
 
     async def _claim(self) -> list[str]:
@@ -156,12 +166,23 @@ class InboxProcessor:
         except ChannelhubError as exc:
             where = f" ({exc.field})" if exc.field else ""
             outcome = (InboxStatus.parked, f"{exc.detail}{where}", None)
+        except ValidationError as exc:
+            # What the delivery says cannot become a valid record: it will not get better
+            # by retrying.
+            reason = f"does not map to a valid {exc.title}: {first_validation_error(exc)}"
+            outcome = (InboxStatus.parked, reason, None)
         except Retry as exc:
             outcome = (InboxStatus.pending, exc.reason, exc.after_s)
         except Exception as exc:
-            if not is_connection_error(exc):
-                log.exception("inbox.handler_failed", record_id=record_id)
-            outcome = (InboxStatus.pending, f"{type(exc).__name__}: {exc}", None)
+            if is_transient_conflict(exc):
+                # A concurrent transaction (a consumer, another process) won a lock race;
+                # the record goes straight back in line.
+                log.info("inbox.conflict_retried", record_id=record_id)
+                outcome = (InboxStatus.pending, "a concurrent change won; trying again", 0.0)
+            else:
+                if not is_connection_error(exc):
+                    log.exception("inbox.handler_failed", record_id=record_id)
+                outcome = (InboxStatus.pending, f"{type(exc).__name__}: {exc}", None)
         await self._settle(record_id, *outcome)
 
     async def _settle(

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,7 +31,7 @@ from channelhub.platform.inbox.models import InboxRecord
 INBOX_WRITTEN = "channelhub.inbox_written"
 """``session.info`` flag: this transaction stored deliveries (the processor is woken)."""
 
-_KEPT_HEADERS = frozenset({"authorization", "x-auth-token", "cookie", "credential"})
+_DROPPED_HEADERS = frozenset({"authorization", "x-auth-token", "cookie", "credential"})
 """Headers never stored: they carry credentials, not facts about the delivery."""
 
 
@@ -83,63 +85,93 @@ class Arrival:
 
 
 class InboxWriter:
-    """Stores arrivals in shared transactions (group commit): the first arrival waits
-    ``max_wait_s`` for others, then one INSERT and one commit acknowledge them all. Under
-    load this turns a commit (an fsync) per webhook into one per batch; alone, an arrival
-    waits a couple of milliseconds more."""
+    """Stores arrivals in shared transactions (group commit): the first arrival starts a
+    flush that waits ``max_wait_s`` for others, then one INSERT and one commit
+    acknowledge them all. Under load this turns a commit (an fsync) per webhook into one
+    per batch; alone, an arrival waits a couple of milliseconds more.
 
-    def __init__(self, db: Database, *, max_batch: int = 500, max_wait_s: float = 0.002) -> None:
+    The flush runs in its own task, so each request waits only for the batch holding its
+    arrival, and a request that goes away (the sender hung up) never stalls the others.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        max_batch: int = 500,
+        max_wait_s: float = 0.002,
+        slow_ack_s: float = 0.05,
+        busy_window_s: float = 1.0,
+    ) -> None:
         self.db = db
         self.max_batch = max_batch
         self.max_wait_s = max_wait_s
-        self._pending: list[tuple[Arrival, asyncio.Future[tuple[str, bool]]]] = []
-        self._writing = False
+        self.slow_ack_s = slow_ack_s
+        self.busy_window_s = busy_window_s
+        self._pending: list[tuple[Arrival, datetime, asyncio.Future[tuple[str, bool]]]] = []
+        self._flushing: asyncio.Task[None] | None = None
+        self._busy_until = -math.inf
 
     @property
     def busy(self) -> bool:
-        """Arrivals are waiting or being written (processing should yield to them)."""
-        return self._writing
+        """Storing an arrival took longer than ``slow_ack_s`` within ``busy_window_s``: the
+        process is short of time for acknowledging, and processing should make room.
+        (Merely receiving deliveries is not enough: under a steady flow the processor must
+        keep its full pace, or it would never catch up.)"""
+        return time.monotonic() < self._busy_until
 
     async def store(self, arrival: Arrival, now: datetime) -> tuple[str, bool]:
         """Store ``arrival`` durably; (record id, duplicate) once committed."""
+        started = time.monotonic()
+        try:
+            return await self._stored(arrival, now)
+        finally:
+            finished = time.monotonic()
+            if finished - started > self.slow_ack_s:
+                self._busy_until = finished + self.busy_window_s
+
+    async def _stored(self, arrival: Arrival, now: datetime) -> tuple[str, bool]:
         future: asyncio.Future[tuple[str, bool]] = asyncio.get_running_loop().create_future()
-        self._pending.append((arrival, future))
-        if not self._writing:
-            self._writing = True
-            try:
-                await asyncio.sleep(self.max_wait_s)
-                while self._pending:
-                    batch = self._pending[: self.max_batch]
-                    del self._pending[: self.max_batch]
-                    await self._write(batch, now)
-            finally:
-                self._writing = False
-        return await future
+        self._pending.append((arrival, now, future))
+        if self._flushing is None:
+            self._flushing = asyncio.create_task(self._flush(), name="inbox-writer")
+        return await asyncio.shield(future)
+
+    async def _flush(self) -> None:
+        try:
+            await asyncio.sleep(self.max_wait_s)
+            while self._pending:
+                batch = self._pending[: self.max_batch]
+                del self._pending[: self.max_batch]
+                await self._write(batch)
+        finally:
+            self._flushing = None
 
     async def _write(
-        self, batch: list[tuple[Arrival, asyncio.Future[tuple[str, bool]]]], now: datetime
+        self, batch: list[tuple[Arrival, datetime, asyncio.Future[tuple[str, bool]]]]
     ) -> None:
         try:
             async with self.db.transaction() as session:
-                results = await store_many(session, [a for a, _ in batch], now)
+                results = await store_many(session, [(a, now) for a, now, _ in batch])
         except Exception as exc:
-            for _, future in batch:
+            for _, _, future in batch:
                 if not future.done():
                     future.set_exception(exc)
             return
-        for (_, future), result in zip(batch, results, strict=True):
+        for (_, _, future), result in zip(batch, results, strict=True):
             if not future.done():
                 future.set_result(result)
 
 
 def _kept(headers: Mapping[str, str]) -> dict[str, str]:
-    return {k.lower(): v for k, v in headers.items() if k.lower() not in _KEPT_HEADERS}
+    return {k.lower(): v for k, v in headers.items() if k.lower() not in _DROPPED_HEADERS}
 
 
 async def store_many(
-    session: AsyncSession, arrivals: Sequence[Arrival], now: datetime
+    session: AsyncSession, arrivals: Sequence[tuple[Arrival, datetime]]
 ) -> list[tuple[str, bool]]:
-    """Store arrivals not already stored, in one statement; (record id, duplicate) each."""
+    """Store arrivals (each with when it was received) not already stored, in one
+    statement; (record id, duplicate) each."""
     rows = [
         {
             "id": new_id("inb"),
@@ -148,9 +180,7 @@ async def store_many(
             "system": a.system,
             "topic": a.delivery.topic[:100],
             "delivery_id": a.delivery.delivery_id[:200],
-            "headers": {
-                k.lower(): v for k, v in a.headers.items() if k.lower() not in _KEPT_HEADERS
-            },
+            "headers": _kept(a.headers),
             "body": a.body,
             "status": InboxStatus.pending.value,
             "attempts": 0,
@@ -158,7 +188,7 @@ async def store_many(
             "received_at": now,
             "available_at": now,
         }
-        for a in arrivals
+        for a, now in arrivals
     ]
     insert = dialect_insert(session, table_of(InboxRecord))
     inserted = {

@@ -277,16 +277,31 @@ async def context(session: AsyncSession, connection_id: str, box: SecretBox) -> 
 
 
 async def remember_skus(
-    session: AsyncSession, connection_id: str, refs: dict[str, dict[str, Any]], now: datetime
+    session: AsyncSession,
+    connection_id: str,
+    refs: dict[str, dict[str, Any]],
+    now: datetime,
+    *,
+    merge: bool = False,
 ) -> None:
-    """Record (or refresh) how the connected system names these SKUs. Ids are kept as
-    text, so that they can be looked up the same way on every database."""
+    """Record how the connected system names these SKUs (with ``merge``, over what is
+    known of them: a product carries the inventory item id, an order only the variant).
+    Ids are kept as text, so that they can be looked up the same way on every database.
+    Rows that would not change are not written: every order repeats its SKUs' ids, and
+    rewriting them would lock rows the stock pusher works on."""
     if not refs:
         return
-    refs = {
-        sku: {key: str(value) for key, value in ids.items() if value not in (None, "")}
+    known = await sku_refs(session, connection_id, list(refs))
+    wanted = {
+        sku: {
+            **(known.get(sku, {}) if merge else {}),
+            **{key: str(value) for key, value in ids.items() if value not in (None, "")},
+        }
         for sku, ids in refs.items()
     }
+    changed = sorted((sku, ids) for sku, ids in wanted.items() if known.get(sku) != ids)
+    if not changed:
+        return
     insert = dialect_insert(session, ConnectionSku)
     await session.execute(
         insert.on_conflict_do_update(  # type: ignore[attr-defined]
@@ -297,12 +312,12 @@ async def remember_skus(
             {
                 "connection_id": connection_id,
                 "sku": sku,
-                "refs": ref,
+                "refs": ids,
                 "pushed": {},
                 "push_attempts": 0,
                 "updated_at": now,
             }
-            for sku, ref in sorted(refs.items())
+            for sku, ids in changed
         ],
     )
 
