@@ -35,9 +35,11 @@ from channelhub.systems.common import (
 )
 from channelhub.systems.stock import SHOP_WIDE, PushItem
 from channelhub.systems.storefront import (
+    AddressKeys,
     StoreLine,
     StoreOrder,
     StoreShipment,
+    postal_address,
     record_order,
     record_refund,
     record_shipments,
@@ -81,19 +83,9 @@ def _time(value: str | None) -> Any:
         raise Park(f"{value!r} is not an RFC 2822 date") from exc
 
 
-def _address(data: Mapping[str, Any]) -> orders.PostalAddress | None:
-    if not data or not data.get("street_1") or not data.get("city"):
-        return None
-    return orders.PostalAddress(
-        name=f"{data.get('first_name', '')} {data.get('last_name', '')}".strip()[:200],
-        line1=str(data["street_1"])[:200],
-        line2=str(data.get("street_2") or "")[:200],
-        city=str(data["city"])[:100],
-        postal_code=str(data.get("zip") or "")[:20],
-        region=str(data.get("state") or "")[:100],
-        country=str(data.get("country_iso2") or "")[:2].upper(),
-        phone=str(data.get("phone") or "")[:32],
-    )
+_ADDRESS = AddressKeys(
+    line1="street_1", line2="street_2", postal_code="zip", region="state", country="country_iso2"
+)
 
 
 def store_order(
@@ -135,8 +127,9 @@ def store_order(
         confirmed=paid,
         cancelled=status in _CANCELLED,
         cancel_reason=f"BigCommerce status {order.get('status', status)}",
-        shipping_address=_address(addresses[0] if addresses else {}) or _address(billing),
-        billing_address=_address(billing),
+        shipping_address=postal_address(addresses[0] if addresses else {}, _ADDRESS)
+        or postal_address(billing, _ADDRESS),
+        billing_address=postal_address(billing, _ADDRESS),
         placed_at=_time(order.get("date_created")),
         updated_at=_time(order.get("date_modified")),
         notes=str(order.get("customer_message") or "")[:5000],

@@ -45,9 +45,11 @@ from channelhub.systems.common import (
 )
 from channelhub.systems.stock import SHOP_WIDE, PushItem
 from channelhub.systems.storefront import (
+    AddressKeys,
     StoreLine,
     StoreOrder,
     StoreShipment,
+    postal_address,
     record_order,
     record_refund,
     record_shipments,
@@ -114,21 +116,9 @@ class Receiver:
         )
 
 
-def _address(data: Mapping[str, Any] | None) -> orders.PostalAddress | None:
-    if not data or not data.get("address1") or not data.get("city"):
-        return None
-    return orders.PostalAddress(
-        name=str(data.get("name") or "")[:200],
-        line1=str(data["address1"])[:200],
-        line2=str(data.get("address2") or "")[:200],
-        city=str(data["city"])[:100],
-        postal_code=str(data.get("zip") or "")[:20],
-        region=str(data.get("province") or "")[:100],
-        country=str(data.get("country_code") or "")[:2].upper(),
-        phone=str(data.get("phone") or "")[:32],
-        latitude=data.get("latitude"),
-        longitude=data.get("longitude"),
-    )
+_ADDRESS = AddressKeys(
+    line1="address1", line2="address2", postal_code="zip", region="province", country="country_code"
+)
 
 
 def store_order(order: Mapping[str, Any]) -> StoreOrder:
@@ -168,8 +158,8 @@ def store_order(order: Mapping[str, Any]) -> StoreOrder:
         confirmed=financial in ("paid", "authorized", "partially_refunded", "refunded"),
         cancelled=order.get("cancelled_at") is not None,
         cancel_reason=f"cancelled in Shopify ({order.get('cancel_reason') or 'no reason'})",
-        shipping_address=_address(order.get("shipping_address")),
-        billing_address=_address(order.get("billing_address")),
+        shipping_address=postal_address(order.get("shipping_address"), _ADDRESS),
+        billing_address=postal_address(order.get("billing_address"), _ADDRESS),
         placed_at=timestamp(order.get("created_at")),
         updated_at=timestamp(order.get("updated_at")),
         notes=str(order.get("note") or "")[:5000],

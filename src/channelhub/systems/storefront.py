@@ -9,9 +9,10 @@ and flagged ``stock_short`` for the merchant.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -64,6 +65,38 @@ class StoreShipment:
     items: dict[str, int] = field(default_factory=dict)
     """Units per SKU; empty: everything still to ship."""
     estimated_delivery: date | None = None
+
+
+@dataclass(frozen=True)
+class AddressKeys:
+    """Where a platform keeps the parts of a postal address that it names its own way."""
+
+    line1: str
+    line2: str
+    postal_code: str
+    region: str
+    country: str
+
+
+def postal_address(
+    data: Mapping[str, Any] | None, keys: AddressKeys
+) -> orders.PostalAddress | None:
+    """The address, or None when it has no street or city (a digital order's)."""
+    if not data or not data.get(keys.line1) or not data.get("city"):
+        return None
+    name = data.get("name") or f"{data.get('first_name') or ''} {data.get('last_name') or ''}"
+    return orders.PostalAddress(
+        name=str(name).strip()[:200],
+        line1=str(data[keys.line1])[:200],
+        line2=str(data.get(keys.line2) or "")[:200],
+        city=str(data["city"])[:100],
+        postal_code=str(data.get(keys.postal_code) or "")[:20],
+        region=str(data.get(keys.region) or "")[:100],
+        country=str(data.get(keys.country) or "")[:2].upper(),
+        phone=str(data.get("phone") or "")[:32],
+        latitude=data.get("latitude"),
+        longitude=data.get("longitude"),
+    )
 
 
 def ref(ctx: ConnectionContext) -> str:

@@ -36,9 +36,11 @@ from channelhub.systems.common import (
 )
 from channelhub.systems.stock import SHOP_WIDE, PushItem
 from channelhub.systems.storefront import (
+    AddressKeys,
     StoreLine,
     StoreOrder,
     StoreShipment,
+    postal_address,
     record_order,
     record_refund,
     record_shipments,
@@ -74,19 +76,9 @@ def _is_ping(headers: Mapping[str, str], body: bytes) -> bool:
     return not header(headers, "x-wc-webhook-topic") and body.startswith(b"webhook_id=")
 
 
-def _address(data: Mapping[str, Any]) -> orders.PostalAddress | None:
-    if not data or not data.get("address_1") or not data.get("city"):
-        return None
-    return orders.PostalAddress(
-        name=f"{data.get('first_name', '')} {data.get('last_name', '')}".strip()[:200],
-        line1=str(data["address_1"])[:200],
-        line2=str(data.get("address_2") or "")[:200],
-        city=str(data["city"])[:100],
-        postal_code=str(data.get("postcode") or "")[:20],
-        region=str(data.get("state") or "")[:100],
-        country=str(data.get("country") or "")[:2].upper(),
-        phone=str(data.get("phone") or "")[:32],
-    )
+_ADDRESS = AddressKeys(
+    line1="address_1", line2="address_2", postal_code="postcode", region="state", country="country"
+)
 
 
 def store_order(order: Mapping[str, Any]) -> StoreOrder:
@@ -124,8 +116,9 @@ def store_order(order: Mapping[str, Any]) -> StoreOrder:
         confirmed=paid,
         cancelled=status in _CANCELLED,
         cancel_reason=f"WooCommerce status {status}",
-        shipping_address=_address(order.get("shipping") or {}) or _address(billing),
-        billing_address=_address(billing),
+        shipping_address=postal_address(order.get("shipping") or {}, _ADDRESS)
+        or postal_address(billing, _ADDRESS),
+        billing_address=postal_address(billing, _ADDRESS),
         placed_at=timestamp(order.get("date_created_gmt")),
         updated_at=timestamp(order.get("date_modified_gmt")),
         notes=str(order.get("customer_note") or "")[:5000],
