@@ -63,13 +63,12 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
 from rich.console import Console
 from rich.table import Table
 
-from bench.common import machine_note, scratch_postgres
+from bench.common import LOCATION, created, machine_note, open_channel, scratch_postgres
 from bench.server import (
     CHANNELHUB,
     ROOT,
@@ -91,7 +90,6 @@ ORDER_ID = 777000000000001
 """Placeholder order id in the template (also inside its admin_graphql_api_id)."""
 ORDER_NUMBER = 777000000000002
 CUSTOMERS = 1_000
-LOCATION = "WH"
 PLENTY = 1_000_000_000
 WARM_UP_ORDERS = 200
 STORED_ONLY_TOPIC = "app/uninstalled"
@@ -339,49 +337,13 @@ class Senders:
 # --- the server and its database ---------------------------------------------------------------
 
 
-def created(response: httpx.Response) -> dict[str, Any]:
-    if not response.is_success:
-        raise RuntimeError(
-            f"{response.request.method} {response.request.url.path}: "
-            f"{response.status_code} {response.text[:300]}"
-        )
-    result: dict[str, Any] = response.json()
-    return result
-
-
 async def set_up_shop(server: Server, admin_key: str) -> tuple[str, str]:
     """A channel, a warehouse with plenty of the template's SKUs, two Shopify connections
     (the orders' and the stored-only run's); returns their ids."""
     async with httpx.AsyncClient(
         base_url=server.base_url, headers={"Authorization": f"Bearer {admin_key}"}, timeout=30
     ) as client:
-        brand = created(await client.post("/v1/brands", json={"name": "Bench", "slug": "bench"}))
-        channel = created(
-            await client.post(
-                "/v1/sales-channels",
-                json={
-                    "brand_id": brand["id"],
-                    "name": "Shopify",
-                    "slug": "shopify",
-                    "kind": "web",
-                    "currency": "EUR",
-                },
-            )
-        )
-        created(
-            await client.post(
-                "/v1/locations",
-                json={
-                    "code": LOCATION,
-                    "name": "Bench warehouse",
-                    "kind": "warehouse",
-                    "address": {"country": "PT"},
-                    "timezone": "Europe/Lisbon",
-                    "ships": True,
-                    "channels": [{"sales_channel_id": channel["id"], "priority": 1}],
-                },
-            )
-        )
+        channel_id = await open_channel(client, "Shopify")
         for sku, title in (("TENT-1", "Tent"), ("LAMP-1", "Lamp")):
             created(
                 await client.post(
@@ -419,7 +381,7 @@ async def set_up_shop(server: Server, admin_key: str) -> tuple[str, str]:
                         "base_url": "https://bench.myshopify.com",
                         "webhook_secret": SECRET,
                         "credentials": {"access_token": "shpat_bench"},
-                        "sales_channel_id": channel["id"],
+                        "sales_channel_id": channel_id,
                     },
                 )
             )

@@ -58,7 +58,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import URL
 
-from bench.common import machine_note, scratch_postgres
+from bench.common import LOCATION, created, machine_note, open_channel, scratch_postgres
 from bench.server import (
     CHANNELHUB,
     Server,
@@ -69,7 +69,6 @@ from bench.server import (
     stop,
 )
 
-LOCATION = "WH"
 RACE_SKU = "RACE-1"
 HOT_SKU = "HOT-1"
 PLENTY = 1_000_000_000
@@ -230,49 +229,12 @@ class Result:
 # --- set-up through the API -------------------------------------------------------------------
 
 
-def created(response: httpx.Response) -> dict[str, Any]:
-    """The JSON of a successful answer; anything else stops the set-up."""
-    if response.status_code not in (200, 201):
-        raise RuntimeError(
-            f"{response.request.method} {response.request.url.path}: "
-            f"{response.status_code} {response.text[:500]}"
-        )
-    body: dict[str, Any] = response.json()
-    return body
-
-
 async def set_up_shop(
     client: httpx.AsyncClient, spread_skus: Sequence[str], race_stock: int
 ) -> None:
     """One channel, one shipping warehouse, the race and hot SKUs, and the spread SKUs in
     products of 250 variants, all stocked."""
-    brand = created(await client.post("/v1/brands", json={"name": "Bench", "slug": "bench"}))
-    channel = created(
-        await client.post(
-            "/v1/sales-channels",
-            json={
-                "brand_id": brand["id"],
-                "name": "Web",
-                "slug": "web",
-                "kind": "web",
-                "currency": "EUR",
-            },
-        )
-    )
-    created(
-        await client.post(
-            "/v1/locations",
-            json={
-                "code": LOCATION,
-                "name": "Bench warehouse",
-                "kind": "warehouse",
-                "address": {"country": "PT"},
-                "timezone": "Europe/Lisbon",
-                "ships": True,
-                "channels": [{"sales_channel_id": channel["id"], "priority": 1}],
-            },
-        )
-    )
+    await open_channel(client, "Web")
 
     def product(title: str, skus: Sequence[str]) -> dict[str, Any]:
         return {

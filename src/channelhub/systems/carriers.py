@@ -28,6 +28,7 @@ from channelhub.systems.common import (
     Api,
     check_base64_hmac,
     check_shared_value,
+    event_delivery,
     field,
     header,
     json_body,
@@ -88,11 +89,7 @@ class EasyPostReceiver:
             raise SignatureInvalid("the EasyPost signature is missing or does not match")
 
     def identify(self, headers: Mapping[str, str], body: bytes) -> Delivery:
-        try:
-            event = json.loads(body)
-            return Delivery(str(event["id"]), str(event["description"]))
-        except (ValueError, KeyError, TypeError):
-            return Delivery(body_digest(body), "unknown")
+        return event_delivery(body, "id", "description")
 
 
 class EasyPost:
@@ -146,11 +143,7 @@ class AfterShipReceiver:
         check_base64_hmac(secret, body, header(headers, "aftership-hmac-sha256"), "AfterShip")
 
     def identify(self, headers: Mapping[str, str], body: bytes) -> Delivery:
-        try:
-            event = json.loads(body)
-            return Delivery(str(event["event_id"]), str(event["event"]))
-        except (ValueError, KeyError, TypeError):
-            return Delivery(body_digest(body), "unknown")
+        return event_delivery(body, "event_id", "event")
 
 
 class AfterShip:

@@ -26,7 +26,7 @@ from tenacity import (
 
 from channelhub.platform.inbox.models import InboxRecord
 from channelhub.platform.inbox.processor import Park, Retry
-from channelhub.platform.inbox.store import Receiver, SignatureInvalid
+from channelhub.platform.inbox.store import Delivery, Receiver, SignatureInvalid, body_digest
 from channelhub.platform.money import minor_unit_exponent
 from channelhub.process.connections.service import ConnectionContext
 
@@ -112,6 +112,16 @@ def timestamp(value: str | None) -> datetime | None:
     except ValueError as exc:
         raise Park(f"{value!r} is not an ISO 8601 time") from exc
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def event_delivery(body: bytes, id_key: str, topic_key: str) -> Delivery:
+    """The id and topic a JSON event names; a body that is no such event is still stored
+    (by its digest, topic ``unknown``) and parked when processed."""
+    try:
+        event = json.loads(body)
+        return Delivery(str(event[id_key]), str(event[topic_key]))
+    except (ValueError, KeyError, TypeError):
+        return Delivery(body_digest(body), "unknown")
 
 
 def unsupported(topic: str) -> Park:

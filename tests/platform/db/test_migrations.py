@@ -56,7 +56,7 @@ async def test_upgrade_downgrade_upgrade(empty_engine: AsyncEngine) -> None:
 
     assert created == set(Base.metadata.tables)
     assert after_downgrade == set()
-    assert await migrations.status(empty_engine) == ("0004_connections", "0004_connections")
+    assert await migrations.status(empty_engine) == ("0005_inbox_body_lz4", "0005_inbox_body_lz4")
 
 
 async def test_models_match_migrations(empty_engine: AsyncEngine) -> None:
@@ -69,4 +69,37 @@ async def test_models_match_migrations(empty_engine: AsyncEngine) -> None:
 
 
 async def test_status_of_an_empty_database(empty_engine: AsyncEngine) -> None:
-    assert await migrations.status(empty_engine) == (None, "0004_connections")
+    assert await migrations.status(empty_engine) == (None, "0005_inbox_body_lz4")
+
+
+def inbox_body_compression(connection: Connection) -> tuple[str, bool]:
+    """(how inbox.body is compressed, whether the server offers lz4)."""
+    method = connection.exec_driver_sql(
+        "SELECT attcompression::text FROM pg_attribute "
+        "WHERE attrelid = 'inbox'::regclass AND attname = 'body'"
+    ).scalar_one()
+    offered = connection.exec_driver_sql(
+        "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
+    ).scalar_one()
+    return str(method), bool(offered)
+
+
+@pytest.mark.postgres
+async def test_webhook_bodies_are_compressed_with_lz4_where_the_server_offers_it(
+    tmp_path: Path,
+) -> None:
+    url = await create_postgres_database("channelhub_lz4")
+    engine = create_async_engine(url)
+    try:
+        await migrations.upgrade(engine)
+        async with engine.connect() as connection:
+            method, offered = await connection.run_sync(inbox_body_compression)
+        await migrations.downgrade(engine, "0004_connections")
+        async with engine.connect() as connection:
+            after_downgrade, _ = await connection.run_sync(inbox_body_compression)
+    finally:
+        await engine.dispose()
+        await drop_postgres_database(url)
+
+    assert method == ("l" if offered else "")
+    assert after_downgrade == ("p" if offered else "")
