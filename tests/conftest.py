@@ -17,5 +17,9 @@ pytest_plugins = [
     "tests.fixtures.events",
     "tests.fixtures.inventory",
     "tests.fixtures.orders",
+    "tests.fixtures.notifications",
     "tests.fixtures.inbox",
+    "tests.fixtures.webhooks",
+    "tests.fixtures.helpdesk",
+    "tests.fixtures.event_examples",
 ]

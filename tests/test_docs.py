@@ -7,6 +7,7 @@ from pathlib import Path
 import channelhub.experience.app  # noqa: F401 - registers every context's event types
 from channelhub.platform.config import Settings
 from channelhub.platform.events.catalog import event_types
+from channelhub.platform.events.catalog_doc import render
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -27,3 +28,17 @@ def test_every_event_type_is_documented() -> None:
     shipped = [t for t in event_types() if t.context != "tests"]
 
     assert [t.name for t in shipped if f"`{t.name}`" not in api] == []
+
+
+def test_the_event_catalogue_page_is_current() -> None:
+    page = (DOCS / "events.md").read_text()
+
+    assert page == render(), "regenerate: channelhub events catalogue > docs/events.md"
+
+
+def test_every_event_type_has_an_example_that_its_schema_accepts() -> None:
+    shipped = [t for t in event_types() if t.context not in ("tests", "bench")]
+
+    assert [t.name for t in shipped if t.example() is None] == []
+    for event_type in shipped:
+        event_type.data_model.model_validate(event_type.example())

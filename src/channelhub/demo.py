@@ -1,6 +1,7 @@
 """Demo data: a brand, a web shop, a few outdoor products, a warehouse and two pickup
-stores with opening hours and stock, and one pickup order ready at the Porto store, in the
-default tenant.
+stores with opening hours and stock, one pickup order ready at the Porto store, and a
+helpdesk (a "Where is my order" queue with its SLA in Lisbon office hours, a routing rule,
+an online agent), in the default tenant.
 
 Loading is idempotent (keyed on the brand slug and the SKUs), so ``serve --demo`` can run
 on every start.
@@ -21,6 +22,10 @@ from channelhub.process.catalog.repository import ProductRepository
 from channelhub.process.channels import schemas as channel_schemas
 from channelhub.process.channels import service as channels
 from channelhub.process.channels.repository import BrandRepository
+from channelhub.process.helpdesk import admin as helpdesk
+from channelhub.process.helpdesk import schemas as helpdesk_schemas
+from channelhub.process.helpdesk.calendar import BusinessHours
+from channelhub.process.helpdesk.intents import Intent
 from channelhub.process.inventory import service as inventory
 from channelhub.process.inventory.schemas import StockUpdate, StockUpdateBatch
 from channelhub.process.orders import fulfilment
@@ -205,6 +210,56 @@ async def _load_locations_and_stock(
     )
 
 
+async def _load_helpdesk(session: AsyncSession, principal: Principal) -> None:
+    office = BusinessHours.model_validate(
+        {
+            "timezone": "Europe/Lisbon",
+            "weekly": {
+                day: [{"opens": "09:00", "closes": "18:00"}]
+                for day in ("monday", "tuesday", "wednesday", "thursday", "friday")
+            },
+        }
+    )
+    wismo = await helpdesk.create_queue(
+        session,
+        principal,
+        helpdesk_schemas.QueueIn(
+            name="Where is my order",
+            business_hours=office,
+            first_response_minutes=240,
+            resolution_minutes=1440,
+        ),
+    )
+    general = await helpdesk.create_queue(
+        session,
+        principal,
+        helpdesk_schemas.QueueIn(name="General", business_hours=office, first_response_minutes=480),
+    )
+    await helpdesk.create_rule(
+        session,
+        principal,
+        helpdesk_schemas.RuleIn(
+            name="WISMO",
+            position=10,
+            conditions=helpdesk_schemas.Conditions(intents=[Intent.where_is_my_order]),
+            queue_id=wismo.id,
+            round_robin=True,
+        ),
+    )
+    await helpdesk.put_settings(
+        session,
+        principal,
+        helpdesk_schemas.SettingsIn(
+            default_queue_id=general.id, signature="Northwind Outdoor customer care"
+        ),
+    )
+    await helpdesk.create_agent(
+        session,
+        principal,
+        helpdesk_schemas.AgentIn(name="Rita", email="rita@northwind.example", online=True),
+    )
+
+
 async def load_demo(session: AsyncSession) -> int:
     """Load the demo into the default tenant; returns how many products were created."""
     tenant = await get_tenant(session, DEMO_TENANT)
@@ -242,4 +297,5 @@ async def load_demo(session: AsyncSession) -> int:
         await _load_locations_and_stock(session, principal, channel_id, wanted)
         order, _ = await orders.create_order(session, principal, demo_order(channel_id))
         await fulfilment.mark_ready_for_pickup(session, principal, order.id, order.groups[0].id)
+        await _load_helpdesk(session, principal)
     return count

@@ -4,6 +4,7 @@ runs them. ``serve`` runs all of it beside the API; ``worker`` runs consumers on
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -14,8 +15,10 @@ import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from channelhub.experience.rest.tokens import sign_order, sign_rating
 from channelhub.platform import idempotency
 from channelhub.platform.auth import service as auth
+from channelhub.platform.clock import utc_now
 from channelhub.platform.config import Settings
 from channelhub.platform.crypto import SecretBox
 from channelhub.platform.db.database import Database
@@ -27,9 +30,24 @@ from channelhub.platform.events.relay import OutboxRelay
 from channelhub.platform.inbox.processor import InboxProcessor
 from channelhub.platform.inbox.store import INBOX_WRITTEN, InboxWriter, Receiver
 from channelhub.platform.tasks import cancel_all
+from channelhub.platform.webhooks import service as webhook_service
+from channelhub.platform.webhooks.queue import CONSUMER as WEBHOOKS_CONSUMER
+from channelhub.platform.webhooks.queue import WEBHOOKS_QUEUED
+from channelhub.platform.webhooks.sender import HANDED_OVER, SenderConfig, WebhookSender
 from channelhub.process.access import RESOURCES
+from channelhub.process.helpdesk.inbound import Receiving
+from channelhub.process.helpdesk.jobs import run_slas
+from channelhub.process.helpdesk.models import Ticket
+from channelhub.process.helpdesk.tickets import Answering
 from channelhub.process.inventory.reservations import expire_due
+from channelhub.process.notifications.dispatcher import Dispatcher
 from channelhub.process.orders.closures import apply_fallbacks, reopen_due
+from channelhub.process.orders.timeline import NOTICE_SCHEDULED
+from channelhub.systems.email.ingress import MailIngress
+from channelhub.systems.email.replies import send_replies
+from channelhub.systems.email.smtp import InboundSmtp
+from channelhub.systems.llm import classifier_from_settings
+from channelhub.systems.notify import Notifier, SmtpServer
 from channelhub.systems.registry import Systems
 
 log = structlog.get_logger(__name__)
@@ -50,16 +68,31 @@ async def _purge_idempotency_keys(db: Database) -> int:
         return await idempotency.purge_expired(session)
 
 
+def _prune_webhook_log(retention: timedelta) -> Callable[[Database], Awaitable[int]]:
+    async def prune(db: Database) -> int:
+        async with db.transaction() as session:
+            return await webhook_service.prune_log(session, utc_now() - retention)
+
+    return prune
+
+
 def default_jobs(settings: Settings) -> list[Job]:
+    retention = timedelta(hours=settings.outbox_retention_hours)
     return [
+        Job("webhook_log_pruned", 600.0, _prune_webhook_log(retention)),
         Job("idempotency_keys_purged", 600.0, _purge_idempotency_keys),
         Job("reservations_expired", settings.reservation_expiry_interval_s, expire_due),
         Job("closure_fallbacks_applied", 60.0, apply_fallbacks),
         Job("stores_reopened", 60.0, reopen_due),
+        Job("helpdesk_slas_checked", 15.0, run_slas),
     ]
 
 
 _BUS_RETRY_S = 5.0
+_STOP_WITHIN_S = 15.0
+_JOBS_FINISH_WITHIN_S = 5.0
+"""How long ``stop`` lets periodic jobs finish the run they are in before cancelling."""
+"""How long ``stop`` waits for the background tasks to finish after cancelling them."""
 
 
 def default_consumers() -> ConsumerRegistry:
@@ -75,6 +108,7 @@ class Hub:
         consumers: ConsumerRegistry | None = None,
         bus: EventBus | None = None,
         http: httpx.AsyncClient | None = None,
+        webhook_http: httpx.AsyncClient | None = None,
     ) -> None:
         self.settings = settings
         self.db = Database(settings)
@@ -82,12 +116,23 @@ class Hub:
         self.secret_box = SecretBox(key.get_secret_value() if key else None)
         self._owns_http = http is None
         self.http = http or httpx.AsyncClient(timeout=settings.outbound_timeout_s)
+        # SMS and push providers are tenants' URLs: no proxies from the environment, no
+        # redirects (a redirect could lead past the private-network guard).
+        self._notify_http = http or httpx.AsyncClient(
+            timeout=settings.outbound_timeout_s, trust_env=False, follow_redirects=False
+        )
+        self.helpdesk = Receiving(
+            classifier=classifier_from_settings(settings, self.http),
+            answering=Answering(rating_url=self._rating_url),
+        )
         self.systems = Systems(
             self.db,
             self.secret_box,
             self.http,
             push_interval_s=settings.push_interval_s,
             retry_base_s=settings.outbound_retry_base_s,
+            helpdesk=self.helpdesk,
+            max_attachment_bytes=settings.helpdesk_max_attachment_bytes,
         )
         self.receivers: Mapping[str, Receiver] = self.systems.receivers
         self.inbox_writer = InboxWriter(self.db)
@@ -102,6 +147,10 @@ class Hub:
         self.bus = bus if bus is not None else make_bus(settings)
         self.consumers = consumers if consumers is not None else default_consumers()
         self.systems.register_consumers(self.consumers)
+        self.webhooks = WebhookSender(
+            self.db, self.secret_box, SenderConfig.from_settings(settings), client=webhook_http
+        )
+        self.consumers.register(WEBHOOKS_CONSUMER, self.webhooks.fan_out)
         self.relay = OutboxRelay(
             self.db,
             self.bus,
@@ -117,8 +166,21 @@ class Hub:
             retry_base_s=settings.consumer_retry_base_s,
         )
         self.jobs = default_jobs(settings)
+        self.notifications = self._notifications(settings)
+        self.mail = MailIngress(self.db, self.inbox_writer, self.secret_box)
+        self.jobs += [
+            Job("helpdesk_replies_sent", 2.0, self._send_replies),
+            Job("helpdesk_imap_polled", settings.helpdesk_imap_interval_s, self.mail.poll_imap),
+        ]
+        self.smtp_server = InboundSmtp(
+            self.mail.accepts,
+            self.mail.deliver,
+            hostname=settings.helpdesk_smtp_hostname,
+            max_message_bytes=settings.helpdesk_max_message_bytes,
+        )
         self.db.on_commit(self._wake_relay)
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
         self._bus_connected = False
         self._started = False
 
@@ -127,6 +189,46 @@ class Hub:
             self.relay.wake()
         if session.info.get(INBOX_WRITTEN):
             self.inbox.wake()
+        if session.info.get(NOTICE_SCHEDULED):
+            self.notifications.wake()
+        if session.info.get(HANDED_OVER):
+            self.webhooks.take(session.info[HANDED_OVER])
+        if session.info.get(WEBHOOKS_QUEUED):
+            self.webhooks.wake()
+
+    async def _rating_url(self, session: AsyncSession, ticket: Ticket) -> str:
+        token = await sign_rating(session, self.settings, ticket.tenant_id, ticket.id)
+        return f"{self.settings.public_url.rstrip('/')}/helpdesk/rate/{token}"
+
+    async def _send_replies(self, db: Database) -> int:
+        return await send_replies(db, self._outgoing_smtp)
+
+    def _notifications(self, settings: Settings) -> Dispatcher:
+        """The customer-message dispatcher, its SMTP server and providers' HTTP client."""
+        smtp = self._outgoing_smtp = (
+            SmtpServer.from_url(
+                settings.smtp_url.get_secret_value(), timeout_s=settings.smtp_timeout_s
+            )
+            if settings.smtp_url
+            else None
+        )
+        secret_key = settings.secret_key.get_secret_value() if settings.secret_key else None
+
+        async def order_token(session: AsyncSession, tenant_id: str, order_id: str) -> str:
+            return await sign_order(session, settings, tenant_id, order_id)
+
+        return Dispatcher(
+            self.db,
+            Notifier(self._notify_http, smtp, deadline_s=settings.smtp_timeout_s * 4),
+            self.secret_box,
+            public_url=settings.public_url,
+            secret_key=secret_key,
+            order_token=order_token,
+            claim_timeout_s=settings.notification_claim_timeout_s,
+            max_attempts=settings.notification_max_attempts,
+            retry_base_s=settings.notification_retry_base_s,
+            poll_interval_s=settings.notification_poll_interval_s,
+        )
 
     async def connect_bus(self) -> None:
         if not self._bus_connected:
@@ -143,6 +245,9 @@ class Hub:
         if self._started:
             return
         self._started = True
+        if relay and self.settings.helpdesk_smtp_listen:
+            host, _, port = self.settings.helpdesk_smtp_listen.rpartition(":")
+            await self.smtp_server.start(host.strip("[]"), int(port))
         try:
             await self._bring_up(relay=relay, consumers=consumers)
         except UnavailableError as exc:
@@ -160,9 +265,11 @@ class Hub:
             self._tasks.append(
                 asyncio.create_task(self.runner.run_retries(idle_s=idle_s), name="retries")
             )
+            self._tasks.append(asyncio.create_task(self.webhooks.run(), name="webhooks"))
         if relay:
             self._tasks.append(asyncio.create_task(self.relay.run(), name="relay"))
             self._tasks.append(asyncio.create_task(self.inbox.run(), name="inbox"))
+            self._tasks.append(asyncio.create_task(self.notifications.run(), name="notifications"))
             self._tasks.append(asyncio.create_task(self.systems.pusher.run(), name="stock-push"))
             for job in self.jobs:
                 self._tasks.append(asyncio.create_task(self._every(job), name=job.name))
@@ -189,21 +296,34 @@ class Hub:
         return functools.partial(self.runner.deliver_batch, consumer)
 
     async def _every(self, job: Job) -> None:
-        while True:
+        """Run ``job`` every ``interval_s`` until the hub stops. A stop lets the run in
+        progress finish (see ``stop``): cut short inside a transaction, a job would leave
+        its connection half returned to the pool."""
+        while not self._stopping.is_set():
             try:
                 done = await job.run(self.db)
                 if done:
                     log.info("job.done", job=job.name, count=done)
             except Exception:
                 log.exception("job.failed", job=job.name)
-            await asyncio.sleep(job.interval_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), job.interval_s)
 
     async def stop(self) -> None:
-        await cancel_all(self._tasks)
+        await self.smtp_server.stop()
+        self._stopping.set()
+        names = {job.name for job in self.jobs}
+        jobs = [task for task in self._tasks if task.get_name() in names]
+        if jobs:
+            await asyncio.wait(jobs, timeout=_JOBS_FINISH_WITHIN_S)
+        await cancel_all(self._tasks, within_s=_STOP_WITHIN_S)
+        self._stopping.clear()
         self._started = False
         await self._disconnect_bus()
         if self._owns_http:
             await self.http.aclose()
+            await self._notify_http.aclose()
+        await self.webhooks.aclose()
         await self.db.dispose()
 
     async def _disconnect_bus(self) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import socket
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -143,12 +142,3 @@ def api_get(database_url: str, path: str, key: str) -> httpx.Response:
             await hub.stop()
 
     return asyncio.run(main())
-
-
-# --- the network ---------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.runner import HEAD, Cli, create_acme, free_port
+from tests.cli.runner import HEAD, Cli, create_acme
+from tests.fixtures.outside import free_port
 
 # --- schema check --------------------------------------------------------------------------
 

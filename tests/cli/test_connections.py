@@ -23,8 +23,9 @@ from channelhub.platform.clock import utc_now
 from channelhub.platform.inbox import store as inbox
 from channelhub.platform.inbox.store import Delivery
 from channelhub.process.connections import service as connections
-from tests.cli.runner import Cli, create_acme, free_port, table_rows
+from tests.cli.runner import Cli, create_acme, table_rows
 from tests.fixtures.hub import ENCRYPTION_KEY, http_client, make_settings
+from tests.fixtures.outside import free_port
 
 ENV = {"CHANNELHUB_ENCRYPTION_KEY": ENCRYPTION_KEY}
 

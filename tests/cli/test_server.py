@@ -24,16 +24,17 @@ from sqlalchemy import func, select
 from channelhub.platform.config import Settings
 from channelhub.platform.db.database import Database
 from channelhub.platform.events.models import OutboxEvent
+from channelhub.process.orders.models import OrderNotice
 from tests.cli.runner import (
     DEMO_TITLES,
     HEAD,
     SECRET,
     Cli,
     api_get,
-    free_port,
     principal_of,
     table_rows,
 )
+from tests.fixtures.outside import free_port
 
 BOOTSTRAP_KEY = "chk_bootstrap-key-of-the-cli-tests"
 
@@ -44,6 +45,21 @@ def unpublished_events(database_url: str) -> int:
         try:
             async with db.reader() as session:
                 statement = select(func.count()).where(OutboxEvent.published_at.is_(None))
+                return int(await session.scalar(statement) or 0)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(main())
+
+
+def pending_notices(database_url: str) -> int:
+    """Customer notices the notifications dispatcher has still to decide about."""
+
+    async def main() -> int:
+        db = Database(Settings(database_url=database_url))
+        try:
+            async with db.reader() as session:
+                statement = select(func.count()).where(OrderNotice.status == "pending")
                 return int(await session.scalar(statement) or 0)
         finally:
             await db.dispose()
@@ -375,6 +391,7 @@ def test_worker_with_relay_publishes_the_outbox_and_stops_on_sigterm(
 
     with channelhub(tmp_path, "worker", "--relay", env=env) as worker:
         worker.wait_for(lambda: "worker running" in worker.stdout(), "the worker to start")
+        worker.wait_for(lambda: pending_notices(postgresql_empty_url) == 0, "notices decided")
         worker.wait_for(lambda: unpublished_events(postgresql_empty_url) == 0, "a drained outbox")
         code = worker.terminate()
 
@@ -383,7 +400,10 @@ def test_worker_with_relay_publishes_the_outbox_and_stops_on_sigterm(
     # Gaia), and the demo pickup order: created, confirmed, ready for pickup, 2 status
     # changes, its reservation, the level it holds and the headlamp out of stock at Porto
     assert pending == 61
-    assert stream_messages(nats_url, stream) == pending
-    assert worker.stdout() == "worker running 1 consumer(s); relay: True\n"  # stock-push
+    # ...and the worker's notifications dispatcher decided the order's two notices: no
+    # e-mail is set up in the demo, so each is suppressed (notification.suppressed).
+    assert stream_messages(nats_url, stream) == pending + 2
+    # stock-push and webhooks
+    assert worker.stdout() == "worker running 2 consumer(s); relay: True\n"
     assert code == 0
     assert "Traceback" not in worker.stderr()

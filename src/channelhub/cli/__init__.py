@@ -9,6 +9,7 @@ from channelhub.cli.admin import keys, tenants
 from channelhub.cli.connections import connections_app, inbox_app
 from channelhub.cli.events import events
 from channelhub.cli.stock import stock
+from channelhub.cli.webhooks import webhooks_app
 
 app = typer.Typer(
     name="channelhub",
@@ -26,6 +27,7 @@ app.add_typer(events, name="events")
 app.add_typer(stock, name="stock")
 app.add_typer(connections_app, name="connections")
 app.add_typer(inbox_app, name="inbox")
+app.add_typer(webhooks_app, name="webhooks")
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime
 from typing import Annotated
 
@@ -12,6 +13,7 @@ from sqlalchemy import select
 from channelhub.cli.common import console, fail, id_table, load_settings, open_hub, run
 from channelhub.platform.auth.service import get_tenant
 from channelhub.platform.clock import as_utc
+from channelhub.platform.events.catalog_doc import render
 from channelhub.platform.events.consumers import requeue_failures
 from channelhub.platform.events.log import follow
 from channelhub.platform.events.models import ConsumerFailure
@@ -118,3 +120,10 @@ def retry(
         console.print(f"{count} failed deliveries queued for retry")
 
     run(main())
+
+
+@events.command("catalogue")
+def catalogue() -> None:
+    """Print the event catalogue as Markdown (every type, its description and a real
+    example): how docs/events.md is made."""
+    sys.stdout.write(render())

@@ -30,6 +30,9 @@ from channelhub.platform.errors import InvalidError, UnavailableError
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+_GRACEFUL_SHUTDOWN_S = 10
+"""How long a stopping server waits for requests still open (live-update streams)."""
+
 
 def _announce_key(issued: IssuedKey, base_url: str) -> None:
     console.print(
@@ -119,6 +122,10 @@ def serve(
             log_config=None,
             access_log=False,
             timeout_keep_alive=settings.http_keep_alive_s,
+            forwarded_allow_ips=settings.forwarded_allow_ips,
+            # Open live-update streams would otherwise hold a stopping process for minutes;
+            # browsers reconnect to another process by themselves.
+            timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_S,
             lifespan="on",
         )
 

@@ -8,7 +8,9 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 import channelhub
+from channelhub.experience.graphql.http import router as graphql_router
 from channelhub.experience.rest import deps
+from channelhub.experience.rest.fields import SparseFieldsMiddleware
 from channelhub.experience.rest.middleware import RequestContextMiddleware, UnitOfWorkMiddleware
 from channelhub.experience.rest.problems import install_problem_handlers
 from channelhub.experience.rest.ratelimit import RateLimits
@@ -20,12 +22,18 @@ from channelhub.experience.rest.routes import (
     customers,
     events,
     health,
+    helpdesk,
     hooks,
     inventory,
+    notifications,
     orders,
     selfservice,
     stores,
+    unsubscribe,
+    webhooks,
 )
+from channelhub.experience.web import chat, console, portal, rating
+from channelhub.experience.xml.app import create_xml_app
 from channelhub.platform.runtime import Runtime
 
 DESCRIPTION = """\
@@ -37,9 +45,10 @@ carries scopes (`admin`, `catalog:read`, `catalog:write`, ...).
 
 **Conventions**: errors are RFC 9457 `application/problem+json` naming the field at fault;
 POSTs accept `Idempotency-Key`; lists use cursor pagination (`limit`, `cursor`,
-`next_cursor`); reads send `ETag` and honour `If-None-Match`; updates honour `If-Match`;
-money is integer minor units plus an ISO 4217 currency; times are UTC ISO 8601; ids are
-prefixed and sortable (`prd_...`).
+`next_cursor`); reads send `ETag` and honour `If-None-Match`; any read takes
+`fields=a,b.c` (sparse fieldsets: just those fields, a compact answer for mobile);
+updates honour `If-Match`; money is integer minor units plus an ISO 4217 currency; times
+are UTC ISO 8601; ids are prefixed and sortable (`prd_...`).
 """
 
 
@@ -79,13 +88,24 @@ def create_app(hub: Runtime, *, run_background: bool = True) -> FastAPI:
         inventory,
         orders,
         selfservice,
+        unsubscribe,
+        notifications,
         connections,
         customers,
         events,
+        webhooks,
+        helpdesk,
     ):
         app.include_router(module.router)
+    app.include_router(portal.router)
+    app.include_router(console.router)
+    app.include_router(rating.router)
+    app.include_router(chat.router)
+    app.include_router(graphql_router())
+    app.mount("/xml", create_xml_app(hub, app.state.rate_limits))
     app.add_middleware(
         UnitOfWorkMiddleware, db=hub.db, max_body_bytes=hub.settings.max_request_body_bytes
     )
+    app.add_middleware(SparseFieldsMiddleware)
     app.add_middleware(RequestContextMiddleware)
     return app

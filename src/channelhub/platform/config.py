@@ -64,6 +64,18 @@ class Settings(BaseSettings):
         description="How long an idle HTTP connection is kept open; keep it longer than "
         "your load balancer's idle timeout (60 s on AWS ALB).",
     )
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1",
+        description="Addresses of the reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed (comma-separated, or * behind a private network "
+        "only): rate limits count the shopper's address and https is recognised behind "
+        "a TLS-terminating proxy.",
+    )
+    portal_live_streams: Annotated[int, Field(ge=0)] = Field(
+        500,
+        description="Live-update streams of the self-service portal one process keeps open "
+        "at most (each re-reads its order every 2 s); 0 turns live updates off.",
+    )
     workers: Annotated[int, Field(ge=1, le=64)] = Field(
         1,
         description="API processes `channelhub serve` runs on one port (PostgreSQL only: "
@@ -135,8 +147,103 @@ class Settings(BaseSettings):
         description="How often stock changes are pushed to connected storefronts; changes of "
         "one SKU within this window are pushed once.",
     )
+    webhook_timeout_s: Annotated[float, Field(gt=0, le=120)] = Field(
+        15.0,
+        description="Overall time limit of each webhook request: resolving, connecting, "
+        "sending and the whole answer (a failed attempt when exceeded).",
+    )
+    webhook_retry_schedule_s: list[Annotated[float, Field(ge=0)]] = Field(
+        [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0],
+        min_length=0,
+        max_length=20,
+        description="Waits before each retry of a failed webhook (JSON list of seconds; "
+        "the first attempt is immediate). Each wait varies by +-20 %; a longer Retry-After "
+        "is honoured. Default: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.",
+    )
+    webhook_max_in_flight: Annotated[int, Field(ge=1, le=256)] = Field(
+        8,
+        description="Requests in flight to one webhook endpoint per process; a slow "
+        "endpoint uses up only its own.",
+    )
+    webhook_disable_after_hours: Annotated[float, Field(gt=0)] = Field(
+        120.0,
+        description="An endpoint whose every attempt failed for this long is disabled "
+        "(event endpoint.disabled); what it had waiting is held until it is enabled.",
+    )
     health_timeout_s: Annotated[float, Field(gt=0)] = Field(
         2.0, description="Time budget of each /readyz dependency check."
+    )
+    smtp_url: SecretStr | None = Field(
+        None,
+        description="The SMTP server customer e-mails go through: smtp://user:password@host:port "
+        "(STARTTLS when the server offers it), smtp+starttls:// (STARTTLS required) or "
+        "smtps://host:465 (TLS). Unset: no e-mails (each is recorded as suppressed).",
+    )
+    smtp_timeout_s: Annotated[float, Field(gt=0)] = Field(
+        30.0, description="Time limit of each SMTP conversation."
+    )
+    public_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="The hub's address as customers' browsers and mail clients reach it: the "
+        "base of the one-click unsubscribe links in e-mails.",
+    )
+    notification_poll_interval_s: Annotated[float, Field(gt=0)] = Field(
+        1.0,
+        description="How often customer notices scheduled by other processes are looked for "
+        "(one scheduled in this process is delivered at once).",
+    )
+    notification_max_attempts: Annotated[int, Field(ge=1)] = Field(
+        5,
+        description="Attempts at a message whose SMTP server or provider failed in a way "
+        "known not to have delivered it, before it is recorded as failed.",
+    )
+    notification_retry_base_s: Annotated[float, Field(gt=0)] = Field(
+        60.0, description="First retry delay of a failed customer message; doubles."
+    )
+    notification_claim_timeout_s: Annotated[float, Field(gt=0)] = Field(
+        300.0,
+        description="Lease on a notice being delivered; longer than a send can take. A "
+        "message still being sent when it runs out is recorded as failed, never sent twice.",
+    )
+    helpdesk_smtp_listen: str = Field(
+        "",
+        pattern=r"^(|\[?[0-9A-Za-z.:-]+\]?:[0-9]{1,5})$",
+        description="host:port the built-in SMTP server receives helpdesk mail on (e.g. "
+        "0.0.0.0:25 behind your MX, or 127.0.0.1:2525 for a relay that forwards to it). "
+        "Empty: no SMTP server (mail can still come by IMAP polling or the connection's hook).",
+    )
+    helpdesk_smtp_hostname: str = Field(
+        "channelhub", description="The name the built-in SMTP server greets with."
+    )
+    helpdesk_max_message_bytes: Annotated[int, Field(ge=1024)] = Field(
+        36 * 1024 * 1024,
+        description="Largest e-mail the SMTP server accepts (bigger: refused with 552, so the "
+        "sender gets a bounce instead of a silent loss).",
+    )
+    helpdesk_max_attachment_bytes: Annotated[int, Field(ge=0)] = Field(
+        10 * 1024 * 1024,
+        description="Largest attachment kept; a bigger one is listed as too large and the rest "
+        "of the message is kept.",
+    )
+    helpdesk_imap_interval_s: Annotated[float, Field(gt=0)] = Field(
+        60.0, description="How often e-mail connections with an imap_url are polled."
+    )
+    helpdesk_llm_url: str | None = Field(
+        None,
+        description="Base URL of an OpenAI-compatible API (e.g. https://api.openai.com/v1) "
+        "that classifies the helpdesk's messages; the offline model answers when it fails. "
+        "Unset: the offline model alone (nothing leaves the hub).",
+    )
+    helpdesk_llm_api_key: SecretStr | None = Field(
+        None, description="Bearer token for that API (unset for a local server that needs none)."
+    )
+    helpdesk_llm_model: str = Field(
+        "gpt-4o-mini", description="The model that API is asked to classify with."
+    )
+    helpdesk_llm_timeout_s: Annotated[float, Field(gt=0)] = Field(
+        10.0,
+        description="Time limit of each classification by that API; past it, the offline "
+        "model answers.",
     )
 
     @field_validator("database_url")
@@ -145,6 +252,31 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             raise ValueError("use sqlite+aiosqlite:///path.db or postgresql+asyncpg://user@host/db")
         return value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(
+            ("smtp://", "smtp+starttls://", "smtps://")
+        ):
+            raise ValueError("use smtp://, smtp+starttls:// or smtps://user:password@host:port")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("use the hub's external http(s) address, e.g. https://hub.example.com")
+        return value.rstrip("/")
+
+    @field_validator("helpdesk_llm_url")
+    @classmethod
+    def _llm(cls, value: str | None) -> str | None:
+        if not value:  # unset, or set to nothing
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("use the API's http(s) base URL, e.g. https://api.openai.com/v1")
+        return value.rstrip("/")
 
     @field_validator("bus_url")
     @classmethod

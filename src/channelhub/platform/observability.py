@@ -47,6 +47,16 @@ OUTBOUND_PUSHES = Counter(
     "Stock figures pushed to connected systems, by system and outcome.",
     ["system", "outcome"],
 )
+WEBHOOK_ATTEMPTS = Counter(
+    "channelhub_webhook_attempts_total",
+    "Requests to webhook endpoints, by outcome (ok: a 2xx answer; failed: anything else).",
+    ["outcome"],
+)
+WEBHOOK_LATENCY = Histogram(
+    "channelhub_webhook_attempt_duration_seconds",
+    "Time from sending a webhook to its answer (or failure).",
+    buckets=_LATENCY_BUCKETS,
+)
 EVENT_LAG = Histogram(
     "channelhub_event_handle_lag_seconds",
     "Time from an event's change (its envelope time) to its consumer's commit.",

@@ -11,4 +11,8 @@ RESOURCES: dict[str, str] = {
     "orders": "Orders, shipments, returns, refunds and the order policy.",
     "connections": "Connections to systems of record and their inbox.",
     "customers": "Customers and their ids in other systems.",
+    "notifications": "Customer messages: settings, templates, consents and what was sent.",
+    "webhooks": "Webhook endpoints, their deliveries and the tenant's webhook policy.",
+    "helpdesk": "Tickets, their messages, merges and ratings; queues, agents, routing rules, "
+    "templates, mailboxes and helpdesk metrics.",
 }

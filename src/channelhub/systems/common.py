@@ -10,7 +10,6 @@ import json
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from email.utils import parsedate_to_datetime
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import httpx
@@ -28,6 +27,7 @@ from channelhub.platform.inbox.models import InboxRecord
 from channelhub.platform.inbox.processor import Park, Retry
 from channelhub.platform.inbox.store import Delivery, Receiver, SignatureInvalid, body_digest
 from channelhub.platform.money import minor_unit_exponent
+from channelhub.platform.retry_after import retry_after_s
 from channelhub.process.connections.service import ConnectionContext
 
 T = TypeVar("T")
@@ -133,17 +133,7 @@ class ApiError(Exception):
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        try:
-            moment = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        return max(0.0, (moment - datetime.now(UTC)).total_seconds())
+    return retry_after_s(response.headers.get("Retry-After"), datetime.now(UTC))
 
 
 class Throttled(Exception):

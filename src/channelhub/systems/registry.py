@@ -12,11 +12,14 @@ from channelhub.platform.inbox.models import InboxRecord
 from channelhub.platform.inbox.processor import Park
 from channelhub.platform.inbox.store import Receiver
 from channelhub.process.connections import service as connections
+from channelhub.process.helpdesk.inbound import Receiving
 from channelhub.process.inventory.events import LEVEL_CHANGED
 from channelhub.systems.bigcommerce import BigCommerce
 from channelhub.systems.carriers import AfterShip, EasyPost, Ups
 from channelhub.systems.common import Api, Connector
+from channelhub.systems.email.connector import Email
 from channelhub.systems.erp import Erp
+from channelhub.systems.marketplace import Marketplace
 from channelhub.systems.shopify import Shopify
 from channelhub.systems.stock import StockPusher, mark_dirty
 from channelhub.systems.woocommerce import WooCommerce
@@ -46,11 +49,18 @@ class Systems:
         *,
         push_interval_s: float,
         retry_base_s: float,
+        helpdesk: Receiving,
+        max_attachment_bytes: int,
     ) -> None:
         self.box = box
         self.api = Api(client, retry_base_s=retry_base_s)
+        self.connectors: dict[str, Connector] = {
+            **CONNECTORS,
+            "email": Email(helpdesk, max_attachment_bytes=max_attachment_bytes),
+            "marketplace": Marketplace(helpdesk),
+        }
         self.receivers: dict[str, Receiver] = {
-            name: connector.receiver for name, connector in CONNECTORS.items()
+            name: connector.receiver for name, connector in self.connectors.items()
         }
         self.pusher = StockPusher(db, box, self.api, CONNECTORS, interval_s=push_interval_s)
 
@@ -60,7 +70,7 @@ class Systems:
             registry.register(STOCK_PUSH, mark_dirty, types=[LEVEL_CHANGED.name])
 
     async def handle(self, session: AsyncSession, record: InboxRecord) -> str:
-        connector = CONNECTORS.get(record.system)
+        connector = self.connectors.get(record.system)
         if connector is None:
             raise Park(f"no connector for system {record.system!r}")
         ctx = await connections.context(session, record.connection_id, self.box)

@@ -170,3 +170,21 @@ async def test_an_empty_shipment_or_a_naive_scan_time_is_refused(orders: Orders)
     assert empty.json()["errors"][0]["pointer"] == "#/items"
     assert naive.status_code == 422
     assert naive.json()["errors"][0]["pointer"] == "#/occurred_at"
+
+
+async def test_each_tracking_status_is_its_own_event(orders: Orders) -> None:
+    await orders.shop.stock(TENT_1__WH=5)
+    order = await orders.place(("TENT-1", 1))
+    shipment = await orders.ship(order)
+    statuses = ["pending", "info_received", "in_transit", "attempt_fail", "exception", "expired"]
+
+    for hour, status in enumerate(statuses, start=8):
+        await orders.scan(shipment["id"], status, f"2026-12-01T{hour:02d}:00:00Z")
+
+    changes = await orders.get("/v1/events", type="shipment.*")
+    assert [e["type"] for e in reversed(changes["data"])] == [
+        "shipment.created",
+        *(f"shipment.{status}" for status in statuses),
+    ]
+    told = await orders.status(order["id"])
+    assert told["code"] == "delivery_problem"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -204,3 +205,38 @@ async def _send_problem(scope: Scope, receive: Receive, send: Send, exc: Excepti
             request, 500, "an unexpected error occurred; nothing was changed"
         )
     await response(scope, receive, send)
+
+
+Rewrite = Callable[[Message, bytes], Awaitable[tuple[list[tuple[bytes, bytes]], bytes] | None]]
+"""Given an answer's start message and whole body: its new headers and body, or None when
+the rewrite has sent an answer of its own."""
+
+
+class HeldAnswer:
+    """An ASGI ``send`` that holds back an answer ``holds`` picks by its start message
+    until its body is complete, then sends what ``rewrite`` makes of it (with a matching
+    content-length); other answers pass straight through."""
+
+    def __init__(self, send: Send, holds: Callable[[Message], bool], rewrite: Rewrite) -> None:
+        self.downstream, self.holds, self.rewrite = send, holds, rewrite
+        self.start: Message | None = None
+        self.body = bytearray()
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start" and self.holds(message):
+            self.start = message
+            return
+        if self.start is None or message["type"] != "http.response.body":
+            await self.downstream(message)
+            return
+        self.body.extend(message.get("body", b""))
+        if message.get("more_body", False):
+            return
+        rewritten = await self.rewrite(self.start, bytes(self.body))
+        if rewritten is None:
+            return
+        headers, body = rewritten
+        headers = [(k, v) for k, v in headers if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(body)).encode()))
+        await self.downstream({**self.start, "headers": headers})
+        await self.downstream({"type": "http.response.body", "body": body})

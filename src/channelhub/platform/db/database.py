@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import (
 from channelhub.platform.config import Settings
 from channelhub.platform.db import sqlite
 from channelhub.platform.errors import UnavailableError
+from channelhub.platform.tasks import finish_despite_cancellation
 
 _BEGIN_OPTION = "channelhub_sqlite_begin"
 
@@ -77,12 +78,7 @@ async def _to_the_end(step: Coroutine[Any, Any, None]) -> None:
     server shutting down, a client gone). Cut short, it would leave its connection half
     returned to the pool; left running on its own, the loop's shutdown would cut it short
     instead. Either way the pool logs an error and throws the connection away."""
-    finishing = asyncio.ensure_future(step)
-    try:
-        await asyncio.shield(finishing)
-    except asyncio.CancelledError:
-        await finishing
-        raise
+    await finish_despite_cancellation(step)
 
 
 class Database:
@@ -162,8 +158,8 @@ class Database:
     async def ping(self) -> None:
         """Raise ``UnavailableError`` unless the database answers ``SELECT 1``."""
         try:
-            async with self.engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
+            async with self.reader() as session:
+                await session.execute(text("SELECT 1"))
         except Exception as exc:
             raise UnavailableError(f"database unreachable: {type(exc).__name__}") from exc
 

@@ -10,7 +10,10 @@ import base64
 import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from channelhub.platform.errors import InvalidError
 
@@ -36,6 +39,19 @@ class PageRequest:
 class Page(Generic[T]):
     items: Sequence[T]
     next_cursor: str | None
+
+
+async def keyset_page(
+    session: AsyncSession, statement: Select[Any], key: Any, page: PageRequest
+) -> Page[Any]:
+    """Rows of ``statement`` newest first by the sortable id column ``key``, from the page's
+    cursor; fetches one extra row to know whether more exist."""
+    if page.after_id is not None:
+        statement = statement.where(key < page.after_id)
+    rows = (await session.scalars(statement.order_by(key.desc()).limit(page.limit + 1))).all()
+    items = rows[: page.limit]
+    more = len(rows) > page.limit
+    return Page(items=items, next_cursor=encode_cursor(items[-1].id) if more else None)
 
 
 def encode_cursor(last_id: str) -> str:

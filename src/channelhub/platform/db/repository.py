@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channelhub.platform.db.base import TenantScoped
-from channelhub.platform.db.pagination import Page, PageRequest, encode_cursor
+from channelhub.platform.db.pagination import Page, PageRequest, keyset_page
 
 M = TypeVar("M", bound=TenantScoped)
 
@@ -42,11 +41,5 @@ class TenantRepository(Generic[M]):
         return row
 
     async def paginate(self, statement: Select[M], page: PageRequest) -> Page[M]:
-        """Newest first, keyed on the sortable id; fetches one extra row to know if more exist."""
-        if page.after_id is not None:
-            statement = statement.where(self.model.id < page.after_id)
-        statement = statement.order_by(self.model.id.desc()).limit(page.limit + 1)
-        rows: Sequence[M] = (await self.session.execute(statement)).scalars().all()
-        has_more = len(rows) > page.limit
-        items = rows[: page.limit]
-        return Page(items=items, next_cursor=encode_cursor(items[-1].id) if has_more else None)
+        """Newest first, keyed on the sortable id."""
+        return await keyset_page(self.session, statement, self.model.id, page)

@@ -30,6 +30,8 @@ from typing import Any, TypeVar
 from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from sqlalchemy.engine import make_url
 
+from channelhub.platform.tasks import finish_despite_cancellation
+
 T = TypeVar("T")
 
 _TAKES_WRITE_LOCK = re.compile(r"\s*BEGIN\s+(IMMEDIATE|EXCLUSIVE)\b", re.IGNORECASE)
@@ -175,7 +177,7 @@ class Connection:
         self._write_locked = False
 
     async def rollback(self) -> None:
-        await _in(self._worker, self._conn.rollback)
+        await _to_the_end(self._worker, self._conn.rollback)
         self._write_locked = False
 
     async def create_function(self, *args: Any, **kwargs: Any) -> None:
@@ -186,7 +188,7 @@ class Connection:
             return
         self._open = False
         try:
-            await _in(self._worker, self._conn.close)
+            await _to_the_end(self._worker, self._conn.close)
         finally:
             self._worker.shutdown(wait=False)
 
@@ -200,6 +202,24 @@ class Connection:
 
 def _in(worker: ThreadPoolExecutor, function: Callable[[], T]) -> Awaitable[T]:
     return asyncio.get_running_loop().run_in_executor(worker, function)
+
+
+async def _to_the_end(worker: ThreadPoolExecutor, function: Callable[[], None]) -> None:
+    """Run a rollback or close to its end even if the task is cancelled meanwhile, and
+    deliver that cancellation at the task's next await instead.
+
+    The pool rolls back a connection it takes back; a cancellation raised from inside that
+    reset makes SQLAlchemy log an "Exception during reset" traceback and discard the
+    connection, although the rollback itself completed in the worker thread.
+    """
+    try:
+        await finish_despite_cancellation(_in(worker, function))
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is None:
+            raise
+        task.uncancel()  # delivered again, not requested again: asyncio.timeout counts them
+        task.cancel()
 
 
 def connector(url: str) -> Callable[[], Awaitable[Connection]]:

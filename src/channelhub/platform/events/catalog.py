@@ -6,14 +6,26 @@ so the published catalogue can never fall behind what is actually emitted.
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
 _TYPE_NAME = re.compile(r"^[a-z][a-z_]*(\.[a-z][a-z_]*)+$")
 _REGISTRY: dict[str, EventType] = {}
+EXAMPLES = Path(__file__).with_name("examples.json")
+
+
+@functools.cache
+def _examples() -> dict[str, Any]:
+    if not EXAMPLES.exists():
+        return {}
+    examples: dict[str, Any] = json.loads(EXAMPLES.read_text())
+    return examples
 
 
 @dataclass(frozen=True)
@@ -30,6 +42,12 @@ class EventType:
 
     def json_schema(self) -> dict[str, Any]:
         return self.data_model.model_json_schema()
+
+    def example(self) -> Any:
+        """A real example of the event's ``data``: recorded from the test suite's stories
+        into ``examples.json`` (see docs/events.md for how to refresh it); a test checks
+        each one still validates against the schema."""
+        return _examples().get(self.name)
 
 
 def declare(name: str, *, context: str, description: str, data_model: type[BaseModel]) -> EventType:

@@ -10,7 +10,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channelhub.platform.db.database import Database
-from channelhub.platform.db.pagination import Page, PageRequest, encode_cursor
+from channelhub.platform.db.pagination import Page, PageRequest, keyset_page
 from channelhub.platform.events.envelope import EventEnvelope
 from channelhub.platform.events.models import OutboxEvent
 from channelhub.platform.events.outbox import envelope_of
@@ -47,14 +47,8 @@ async def list_events(
     statement = _filtered(
         select(OutboxEvent), tenant_id=tenant_id, type_pattern=type_pattern, subject=subject
     )
-    if page.after_id is not None:
-        statement = statement.where(OutboxEvent.id < page.after_id)
-    rows = (
-        await session.scalars(statement.order_by(OutboxEvent.id.desc()).limit(page.limit + 1))
-    ).all()
-    items = [envelope_of(row) for row in rows[: page.limit]]
-    has_more = len(rows) > page.limit
-    return Page(items=items, next_cursor=encode_cursor(items[-1].id) if has_more else None)
+    found = await keyset_page(session, statement, OutboxEvent.id, page)
+    return Page([envelope_of(row) for row in found.items], found.next_cursor)
 
 
 async def follow(

@@ -11,7 +11,6 @@ simply processed again: never half-applied, never applied twice.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -31,6 +30,7 @@ from channelhub.platform.errors import ChannelhubError, first_validation_error
 from channelhub.platform.inbox.models import InboxRecord
 from channelhub.platform.inbox.store import InboxStatus
 from channelhub.platform.observability import INBOX_OUTCOMES
+from channelhub.platform.tasks import work_while_due
 
 log = structlog.get_logger(__name__)
 
@@ -91,17 +91,12 @@ class InboxProcessor:
         self._wake.set()
 
     async def run(self) -> None:
-        while True:
-            self._wake.clear()
-            try:
-                done = await self.process_due()
-            except Exception as exc:
-                log.warning("inbox.processor_failed", error=str(exc))
-                done = 0
-            if done:
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
+        await work_while_due(
+            self.process_due,
+            self._wake,
+            poll_interval_s=self.poll_interval_s,
+            failure_event="inbox.processor_failed",
+        )
 
     async def process_due(self) -> int:
         """Process one batch of due records, oldest first; returns how many were handled."""

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from channelhub.platform.db.core import execute_core, table_of
 from channelhub.platform.db.database import Database
-from channelhub.platform.db.pagination import Page, PageRequest, encode_cursor
+from channelhub.platform.db.pagination import Page, PageRequest, keyset_page
 from channelhub.platform.errors import NotFoundError, UnauthenticatedError
 from channelhub.platform.events.outbox import dialect_insert
 from channelhub.platform.ids import new_id
@@ -246,14 +246,7 @@ async def page(
         statement = statement.where(InboxRecord.status == status.value)
     if connection_id is not None:
         statement = statement.where(InboxRecord.connection_id == connection_id)
-    if request.after_id is not None:
-        statement = statement.where(InboxRecord.id < request.after_id)
-    rows = (
-        await session.scalars(statement.order_by(InboxRecord.id.desc()).limit(request.limit + 1))
-    ).all()
-    items = list(rows[: request.limit])
-    more = len(rows) > request.limit
-    return Page(items, encode_cursor(items[-1].id) if more else None)
+    return await keyset_page(session, statement, InboxRecord.id, request)
 
 
 async def replay(

@@ -17,6 +17,8 @@ class SystemType(StrEnum):
     aftership = "aftership"
     ups = "ups"
     erp = "erp"
+    email = "email"
+    marketplace = "marketplace"
 
 
 STOREFRONTS = frozenset({SystemType.shopify, SystemType.bigcommerce, SystemType.woocommerce})
@@ -29,8 +31,16 @@ CREDENTIALS: dict[SystemType, frozenset[str]] = {
     SystemType.aftership: frozenset(),
     SystemType.ups: frozenset(),
     SystemType.erp: frozenset(),
+    SystemType.email: frozenset(),
+    SystemType.marketplace: frozenset(),
 }
 """Credentials each system needs to be called back (the hub's pushes and fetches)."""
+
+OPTIONAL_CREDENTIALS: dict[SystemType, frozenset[str]] = {
+    SystemType.email: frozenset({"imap_url"}),
+}
+"""Credentials a system may have: an e-mail connection's IMAP mailbox to poll
+(imaps://user:password@host:993/INBOX), when mail does not arrive by SMTP."""
 
 SecretText = Annotated[str, Field(min_length=1, max_length=4096)]
 
@@ -98,7 +108,8 @@ class ConnectionCreate(BaseModel):
         missing = sorted(CREDENTIALS[self.system] - set(self.credentials))
         if missing:
             raise ValueError(f"{self.system.value} needs credentials: {', '.join(missing)}")
-        unknown = sorted(set(self.credentials) - CREDENTIALS[self.system])
+        allowed = CREDENTIALS[self.system] | OPTIONAL_CREDENTIALS.get(self.system, frozenset())
+        unknown = sorted(set(self.credentials) - allowed)
         if unknown:
             raise ValueError(f"unknown credentials for {self.system.value}: {', '.join(unknown)}")
         if self.system in STOREFRONTS:

@@ -18,6 +18,7 @@ class Customer(TenantScoped, Base):
     phone: Mapped[str] = mapped_column(String(32), default="")
     name: Mapped[str] = mapped_column(String(200), default="")
     language: Mapped[str] = mapped_column(String(16), default="")
+    tier: Mapped[str] = mapped_column(String(32), default="")
     source_updated_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

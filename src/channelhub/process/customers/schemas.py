@@ -18,6 +18,13 @@ class CustomerUpsert(BaseModel):
     phone: str = Field("", max_length=32, description="Phone number.")
     name: str = Field("", max_length=200, description="Full name.")
     language: Language | None = Field(None, description="Preferred language.")
+    tier: str | None = Field(
+        None,
+        max_length=32,
+        pattern=r"^[a-z0-9_-]*$",
+        description="The customer's tier as the loyalty or CRM system names it (vip, gold...); "
+        "helpdesk routing rules can match it. Absent: unchanged.",
+    )
     source_updated_at: AwareDatetime | None = Field(
         None, description="The system's update time; an older update changes nothing."
     )
@@ -29,6 +36,7 @@ class Customer(BaseModel):
     phone: str = Field(description="Phone number.")
     name: str = Field(description="Full name.")
     language: str = Field(description="Preferred language, if known.")
+    tier: str = Field(description="The customer's tier (vip, gold...), if known.")
     external_ids: list[ExternalRef] = Field(description="Ids of the customer in other systems.")
     created_at: datetime = Field(description="When first seen (UTC).")
     updated_at: datetime = Field(description="When last changed (UTC).")

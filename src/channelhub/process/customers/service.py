@@ -8,7 +8,7 @@ from sqlalchemy.orm import selectinload
 
 from channelhub.platform.auth.principal import Principal
 from channelhub.platform.clock import Clock, utc_now
-from channelhub.platform.db.pagination import Page, PageRequest, encode_cursor
+from channelhub.platform.db.pagination import Page, PageRequest, keyset_page
 from channelhub.platform.errors import NotFoundError
 from channelhub.platform.ids import new_id
 from channelhub.process.customers import schemas
@@ -30,6 +30,7 @@ def to_schema(row: Customer) -> schemas.Customer:
         phone=row.phone,
         name=row.name,
         language=row.language,
+        tier=row.tier,
         external_ids=[
             ExternalRef(system=ref.system, id=ref.external_id)
             for ref in sorted(row.external_ids, key=lambda r: (r.system, r.external_id))
@@ -94,6 +95,7 @@ async def upsert_customer(
     row.phone = data.phone or row.phone
     row.name = data.name or row.name
     row.language = data.language or row.language
+    row.tier = data.tier if data.tier is not None else (row.tier or "")
     row.source_updated_at = data.source_updated_at or row.source_updated_at
     row.updated_at = now
     known = {(ref.system, ref.external_id) for ref in row.external_ids}
@@ -136,10 +138,5 @@ async def list_customers(
     )
     if email is not None:
         statement = statement.where(Customer.email == email.strip().lower())
-    if page.after_id is not None:
-        statement = statement.where(Customer.id < page.after_id)
-    rows = (
-        await session.scalars(statement.order_by(Customer.id.desc()).limit(page.limit + 1))
-    ).all()
-    items = [to_schema(row) for row in rows[: page.limit]]
-    return Page(items, encode_cursor(items[-1].id) if len(rows) > page.limit else None)
+    found = await keyset_page(session, statement, Customer.id, page)
+    return Page([to_schema(row) for row in found.items], found.next_cursor)

@@ -35,6 +35,20 @@ def _entry(
     )
 
 
+def near_point(latitude: float | None, longitude: float | None) -> schemas.Point | None:
+    """The point a channel asks to find pickup stores near: both coordinates or neither,
+    each within its range (InvalidError naming the one at fault)."""
+    if latitude is None and longitude is None:
+        return None
+    if latitude is None or longitude is None:
+        raise InvalidError("give latitude and longitude together", field="latitude")
+    if not -90 <= latitude <= 90:
+        raise InvalidError("latitude must be between -90 and 90", field="latitude")
+    if not -180 <= longitude <= 180:
+        raise InvalidError("longitude must be between -180 and 180", field="longitude")
+    return schemas.Point(latitude=latitude, longitude=longitude)
+
+
 async def availability(
     session: AsyncSession,
     principal: Principal,

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from channelhub.platform.auth.principal import Principal
 from channelhub.platform.clock import Clock, utc_now
 from channelhub.platform.db.core import execute_core, table_of
-from channelhub.platform.db.pagination import Page, PageRequest, encode_cursor
+from channelhub.platform.db.pagination import Page, PageRequest, keyset_page
 from channelhub.platform.errors import InvalidError
 from channelhub.process.catalog.models import Variant
 from channelhub.process.inventory import schemas
@@ -225,11 +225,7 @@ async def stock_history(
     if location is not None:
         found = await locations_by_ref(session, principal.tenant_id, [location], field="location")
         statement = statement.where(StockMovement.location_id == found[location].id)
-    if page.after_id is not None:
-        statement = statement.where(StockMovement.id < page.after_id)
-    rows = (
-        await session.scalars(statement.order_by(StockMovement.id.desc()).limit(page.limit + 1))
-    ).all()
+    moved = await keyset_page(session, statement, StockMovement.id, page)
     items = [
         schemas.Movement(
             id=row.id,
@@ -251,10 +247,9 @@ async def stock_history(
             reference=row.reference,
             created_at=row.created_at,
         )
-        for row in rows[: page.limit]
+        for row in moved.items
     ]
-    has_more = len(rows) > page.limit
-    return Page(items=items, next_cursor=encode_cursor(items[-1].id) if has_more else None)
+    return Page(items, moved.next_cursor)
 
 
 async def stock_levels(

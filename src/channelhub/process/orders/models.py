@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -210,6 +211,13 @@ class OrderNotice(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime]
     decided_at: Mapped[datetime | None]
+    due_at: Mapped[datetime | None]
+    """Not to be looked at again before this (a retry, the end of SMS quiet hours)."""
+    claimed_until: Mapped[datetime | None]
+    """A dispatcher's lease on the notice while it delivers it."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    """Times the notice was claimed without the dispatcher finishing with it (reset when it
+    does); past the limit the notice is recorded as failed instead of retried forever."""
 
 
 class TimelineEntry(Base):

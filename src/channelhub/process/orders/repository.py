@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Collection, Sequence
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -80,37 +81,51 @@ async def shipments(
     session: AsyncSession, order_id: str
 ) -> list[tuple[Shipment, list[TrackingEvent]]]:
     """The order's shipments, oldest first, each with its scans, oldest first."""
+    return (await shipments_of(session, [order_id])).get(order_id, [])
+
+
+async def shipments_of(
+    session: AsyncSession, order_ids: Collection[str]
+) -> dict[str, list[tuple[Shipment, list[TrackingEvent]]]]:
+    """``shipments`` of many orders, in three statements whatever their number."""
     found = (
         await session.scalars(
             select(Shipment)
             .options(selectinload(Shipment.items))
-            .where(Shipment.order_id == order_id)
+            .where(Shipment.order_id.in_(order_ids))
             .order_by(Shipment.id)
         )
     ).all()
     if not found:
-        return []
-    events = (
-        await session.scalars(
-            select(TrackingEvent)
-            .where(TrackingEvent.shipment_id.in_([s.id for s in found]))
-            .order_by(TrackingEvent.occurred_at, TrackingEvent.id)
-        )
-    ).all()
-    return [(s, [e for e in events if e.shipment_id == s.id]) for s in found]
+        return {}
+    events: dict[str, list[TrackingEvent]] = defaultdict(list)
+    for event in await session.scalars(
+        select(TrackingEvent)
+        .where(TrackingEvent.shipment_id.in_([s.id for s in found]))
+        .order_by(TrackingEvent.occurred_at, TrackingEvent.id)
+    ):
+        events[event.shipment_id].append(event)
+    per_order: dict[str, list[tuple[Shipment, list[TrackingEvent]]]] = defaultdict(list)
+    for shipment in found:
+        per_order[shipment.order_id].append((shipment, events[shipment.id]))
+    return per_order
 
 
 async def returns(session: AsyncSession, order_id: str) -> list[Return]:
-    return list(
-        (
-            await session.scalars(
-                select(Return)
-                .options(selectinload(Return.lines))
-                .where(Return.order_id == order_id)
-                .order_by(Return.id)
-            )
-        ).all()
-    )
+    return (await returns_of(session, [order_id])).get(order_id, [])
+
+
+async def returns_of(session: AsyncSession, order_ids: Collection[str]) -> dict[str, list[Return]]:
+    """The returns of many orders, oldest first, in two statements."""
+    per_order: dict[str, list[Return]] = defaultdict(list)
+    for found in await session.scalars(
+        select(Return)
+        .options(selectinload(Return.lines))
+        .where(Return.order_id.in_(order_ids))
+        .order_by(Return.id)
+    ):
+        per_order[found.order_id].append(found)
+    return per_order
 
 
 async def policy(session: AsyncSession, tenant_id: str) -> schemas.Policy:

@@ -8,6 +8,7 @@ pays back at most what was paid and not refunded yet.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -54,7 +55,18 @@ async def returnable(session: AsyncSession, order: Order, now: datetime) -> dict
     """Units per line that may be returned now: those of groups that reached the customer
     (delivered or collected) within the return window, less what is already on its way
     back or returned."""
-    policy = await repository.policy(session, order.tenant_id)
+    return returnable_units(
+        order,
+        await repository.returns(session, order.id),
+        await repository.policy(session, order.tenant_id),
+        now,
+    )
+
+
+def returnable_units(
+    order: Order, order_returns: Sequence[Return], policy: schemas.Policy, now: datetime
+) -> dict[str, int]:
+    """``returnable`` from what was loaded already (the order's returns, its policy)."""
     window = timedelta(days=policy.return_window_days)
     reached = {
         group.id
@@ -66,7 +78,7 @@ async def returnable(session: AsyncSession, order: Order, now: datetime) -> dict
     if not reached:
         return {}
     on_the_way: dict[str, int] = {}
-    for existing in await repository.returns(session, order.id):
+    for existing in order_returns:
         if existing.status in _OPEN:
             for line in existing.lines:
                 on_the_way[line.line_id] = on_the_way.get(line.line_id, 0) + line.quantity

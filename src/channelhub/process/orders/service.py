@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from channelhub.platform.auth.principal import Principal
 from channelhub.platform.clock import Clock, utc_now
-from channelhub.platform.db.pagination import Page, PageRequest, encode_cursor
+from channelhub.platform.db.pagination import Page, PageRequest, encode_cursor, keyset_page
 from channelhub.platform.errors import ConflictError, InvalidError, PreconditionFailedError
 from channelhub.platform.events.catalog import EventType
 from channelhub.platform.events.outbox import PendingEvent, record_events
@@ -327,12 +327,8 @@ async def list_orders(
         statement = statement.where(needed if action_needed else ~needed)
     if email is not None:
         statement = statement.where(Order.customer_email == email.strip().lower())
-    if page.after_id is not None:
-        statement = statement.where(Order.id < page.after_id)
-    rows = (await session.scalars(statement.order_by(Order.id.desc()).limit(page.limit + 1))).all()
-    items = [views.order(row) for row in rows[: page.limit]]
-    more = len(rows) > page.limit
-    return Page(items, encode_cursor(items[-1].id) if more else None)
+    found = await keyset_page(session, statement, Order.id, page)
+    return Page([views.order(row) for row in found.items], found.next_cursor)
 
 
 async def update_order(

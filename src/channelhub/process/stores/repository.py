@@ -47,6 +47,11 @@ class LocationRepository(TenantRepository[Location]):
             by_ref[location.code] = location
         return {ref: by_ref[ref] for ref in refs if ref in by_ref}
 
+    async def by_ids(self, location_ids: Collection[str]) -> dict[str, Location]:
+        """Locations by id (never by code: a code may look like another location's id)."""
+        found = await self.session.scalars(self.scoped().where(Location.id.in_(list(location_ids))))
+        return {location.id: location for location in found}
+
     async def serving(self, sales_channel_id: str) -> Sequence[tuple[Location, int]]:
         """Active locations linked to a channel, with their priority, lowest first."""
         statement = (

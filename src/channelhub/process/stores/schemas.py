@@ -86,7 +86,7 @@ class WeeklyHours(BaseModel):
     @model_validator(mode="after")
     def _no_overlap(self) -> WeeklyHours:
         for day in type(self).model_fields:
-            _check_ranges(getattr(self, day), day)
+            check_ranges(getattr(self, day), day)
         return self
 
 
@@ -106,11 +106,12 @@ class HoursException(BaseModel):
     def _closed_or_hours(self) -> HoursException:
         if self.closed == bool(self.hours):
             raise ValueError("give either closed: true or that day's hours")
-        _check_ranges(self.hours, str(self.date))
+        check_ranges(self.hours, str(self.date))
         return self
 
 
-def _check_ranges(ranges: list[TimeRange], day: str) -> None:
+def check_ranges(ranges: list[TimeRange], day: str) -> None:
+    """Refuse a day whose ranges overlap (ValueError naming ``day``)."""
     ordered = sorted(ranges, key=lambda r: r.opens)
     for earlier, later in itertools.pairwise(ordered):
         if later.opens < earlier.closes:

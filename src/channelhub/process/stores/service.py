@@ -233,6 +233,30 @@ async def list_locations(
     return Page([to_schema(location) for location in found.items], found.next_cursor)
 
 
+async def stores_with_status(
+    session: AsyncSession,
+    tenant_id: str,
+    page: PageRequest,
+    now: datetime,
+    *,
+    active_only: bool = False,
+) -> Page[tuple[models.Location, schemas.StoreStatus]]:
+    """Retail stores (never warehouses), newest first, each with whether it is open now:
+    the one list behind every channel's store finder, a page from one query. Callers
+    check the reader's right to see it (agents' ``stores:read``; shoppers see active
+    stores of their shop)."""
+    locations = LocationRepository(session, tenant_id)
+    statement = locations.with_channels().where(
+        models.Location.kind == schemas.LocationKind.store.value
+    )
+    if active_only:
+        statement = statement.where(models.Location.active.is_(True))
+    found = await locations.paginate(statement, page)
+    return Page(
+        [(location, store_status(location, now)) for location in found.items], found.next_cursor
+    )
+
+
 async def _location(
     session: AsyncSession, principal: Principal, location_id: str, *, lock: bool = False
 ) -> models.Location:

@@ -21,6 +21,7 @@ class EventTypeInfo(BaseModel):
     source: str = Field(description="CloudEvents source of events of this type.")
     description: str = Field(description="When the event is emitted.")
     data_schema: dict[str, Any] = Field(description="JSON Schema of the event's data.")
+    example: Any = Field(description="An example of the event's data (built from its schema).")
 
 
 @router.get("/event-types", responses=READ_ERRORS, summary="The event catalogue")
@@ -29,7 +30,11 @@ async def list_event_types(principal: PrincipalDep) -> list[EventTypeInfo]:
     the CloudEvents 1.0 envelope plus `tenant` and a per-subject `sequence`."""
     return [
         EventTypeInfo(
-            name=t.name, source=t.source, description=t.description, data_schema=t.json_schema()
+            name=t.name,
+            source=t.source,
+            description=t.description,
+            data_schema=t.json_schema(),
+            example=t.example(),
         )
         for t in event_types()
     ]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from channelhub.experience.rest.deps import PageDep, PrincipalDep, SessionDep, idempotent
 from channelhub.experience.rest.schemas import READ_ERRORS, WRITE_ERRORS, ListResponse
-from channelhub.platform.errors import InvalidError
+from channelhub.platform.auth.principal import Principal
 from channelhub.process.inventory import availability as atp
 from channelhub.process.inventory import reservations, schemas
 from channelhub.process.inventory import service as inventory
@@ -60,10 +62,30 @@ async def get_stock_history(
     )
 
 
-@router.get("/availability", responses=READ_ERRORS, summary="Availability to promise")
-async def get_availability(
-    session: SessionDep,
-    principal: PrincipalDep,
+@dataclass(frozen=True)
+class AvailabilityQuery:
+    """What ``GET /v1/availability`` (and its XML twin) asks: the same parameters, checked
+    the same way, for every channel."""
+
+    skus: list[str]
+    sales_channel_id: str
+    near: schemas.Point | None
+    radius_km: float
+
+    async def answer(
+        self, session: AsyncSession, principal: Principal
+    ) -> list[schemas.SkuAvailability]:
+        return await atp.availability(
+            session,
+            principal,
+            self.skus,
+            self.sales_channel_id,
+            near=self.near,
+            radius_km=self.radius_km,
+        )
+
+
+def availability_query(
     sku: Annotated[list[str], Query(description="One or more SKUs (repeat the parameter).")],
     sales_channel_id: Annotated[str, Query(description="The channel asking (sch_...).")],
     latitude: Annotated[
@@ -75,19 +97,22 @@ async def get_availability(
     radius_km: Annotated[
         float, Query(gt=0, le=1000, description="How far to look for pickup stores.")
     ] = 50.0,
+) -> AvailabilityQuery:
+    return AvailabilityQuery(sku, sales_channel_id, atp.near_point(latitude, longitude), radius_km)
+
+
+AvailabilityQueryDep = Annotated[AvailabilityQuery, Depends(availability_query)]
+
+
+@router.get("/availability", responses=READ_ERRORS, summary="Availability to promise")
+async def get_availability(
+    session: SessionDep, principal: PrincipalDep, query: AvailabilityQueryDep
 ) -> list[schemas.SkuAvailability]:
     """For each SKU in the channel: units available to ship (summed over the channel's
     active shipping locations), each location's ATP in allocation order, and, with
     `latitude` and `longitude`, pickup stores within `radius_km`, nearest first. Every
     channel gets the same figures the reservation API allocates from. Needs `inventory:read`."""
-    near = None
-    if latitude is not None or longitude is not None:
-        if latitude is None or longitude is None:
-            raise InvalidError("give latitude and longitude together", field="latitude")
-        near = schemas.Point(latitude=latitude, longitude=longitude)
-    return await atp.availability(
-        session, principal, sku, sales_channel_id, near=near, radius_km=radius_km
-    )
+    return await query.answer(session, principal)
 
 
 @router.post("/reservations", status_code=201, responses=WRITE_ERRORS, summary="Reserve stock")

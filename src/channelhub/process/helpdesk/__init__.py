@@ -1,0 +1,1 @@
+"""The helpdesk: one inbox across e-mail, chat and marketplaces, next to the truth."""

@@ -1,0 +1,1 @@
+"""The helpdesk's e-mail: inbound SMTP and IMAP, MIME parsing, replies."""
