@@ -43,6 +43,8 @@ from channelhub.process.inventory.reservations import expire_due
 from channelhub.process.notifications.dispatcher import Dispatcher
 from channelhub.process.orders.closures import apply_fallbacks, reopen_due
 from channelhub.process.orders.timeline import NOTICE_SCHEDULED
+from channelhub.process.promotions import redemptions
+from channelhub.process.promotions.jobs import announce_schedules
 from channelhub.systems.email.ingress import MailIngress
 from channelhub.systems.email.replies import send_replies
 from channelhub.systems.email.smtp import InboundSmtp
@@ -85,6 +87,7 @@ def default_jobs(settings: Settings) -> list[Job]:
         Job("closure_fallbacks_applied", 60.0, apply_fallbacks),
         Job("stores_reopened", 60.0, reopen_due),
         Job("helpdesk_slas_checked", 15.0, run_slas),
+        Job("campaign_schedules_announced", 30.0, announce_schedules),
     ]
 
 
@@ -151,6 +154,11 @@ class Hub:
             self.db, self.secret_box, SenderConfig.from_settings(settings), client=webhook_http
         )
         self.consumers.register(WEBHOOKS_CONSUMER, self.webhooks.fan_out)
+        self.consumers.register(
+            redemptions.ROLLBACK_CONSUMER,
+            redemptions.roll_back_for_order,
+            types=redemptions.ROLLBACK_ON,
+        )
         self.relay = OutboxRelay(
             self.db,
             self.bus,

@@ -9,6 +9,7 @@ from channelhub.cli.admin import keys, tenants
 from channelhub.cli.connections import connections_app, inbox_app
 from channelhub.cli.events import events
 from channelhub.cli.stock import stock
+from channelhub.cli.vouchers import vouchers_app
 from channelhub.cli.webhooks import webhooks_app
 
 app = typer.Typer(
@@ -28,6 +29,7 @@ app.add_typer(stock, name="stock")
 app.add_typer(connections_app, name="connections")
 app.add_typer(inbox_app, name="inbox")
 app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(vouchers_app, name="vouchers")
 
 
 def main() -> None:

@@ -27,6 +27,7 @@ from channelhub.experience.rest.routes import (
     inventory,
     notifications,
     orders,
+    promotions,
     selfservice,
     stores,
     unsubscribe,
@@ -95,6 +96,7 @@ def create_app(hub: Runtime, *, run_background: bool = True) -> FastAPI:
         events,
         webhooks,
         helpdesk,
+        promotions,
     ):
         app.include_router(module.router)
     app.include_router(portal.router)

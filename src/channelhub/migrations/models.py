@@ -14,6 +14,7 @@ from channelhub.process.helpdesk import models as helpdesk_models
 from channelhub.process.inventory import models as inventory_models
 from channelhub.process.notifications import models as notification_models
 from channelhub.process.orders import models as order_models
+from channelhub.process.promotions import models as promotion_models
 from channelhub.process.stores import models as store_models
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "inventory_models",
     "notification_models",
     "order_models",
+    "promotion_models",
     "signing",
     "store_models",
     "webhook_models",

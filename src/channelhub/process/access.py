@@ -13,6 +13,7 @@ RESOURCES: dict[str, str] = {
     "customers": "Customers and their ids in other systems.",
     "notifications": "Customer messages: settings, templates, consents and what was sent.",
     "webhooks": "Webhook endpoints, their deliveries and the tenant's webhook policy.",
+    "promotions": "Campaigns, vouchers, validations, redemptions and their rollbacks.",
     "helpdesk": "Tickets, their messages, merges and ratings; queues, agents, routing rules, "
     "templates, mailboxes and helpdesk metrics.",
 }

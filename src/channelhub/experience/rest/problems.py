@@ -6,6 +6,7 @@ explanation, so a client developer can follow it from any error they meet.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -182,11 +183,37 @@ def _channelhub_error(request: Request, exc: Exception) -> Response:
     )
 
 
-def _location_error(location: tuple[Any, ...], message: str) -> dict[str, Any]:
-    where, *path = location
+def _location_error(problem: Mapping[str, Any], body: Any) -> dict[str, Any]:
+    where, *path = problem["loc"]
+    message = problem["msg"]
     if where == "body":
-        return {"detail": message, "pointer": "#/" + "/".join(str(p) for p in path)}
+        missing = problem.get("type") == "missing"
+        return {"detail": message, "pointer": "#/" + "/".join(_in_body(body, path, missing))}
     return {"detail": message, "parameter": ".".join(str(p) for p in path) or str(where)}
+
+
+def _in_body(body: Any, path: list[Any], missing: bool) -> list[str]:
+    """The parts of pydantic's error location that name places in the body. The tags it
+    adds for a member of a discriminated union (``effect/percentage/percent``) are left
+    out, so that the pointer leads to the value at fault (``effect/percent``)."""
+    parts: list[str] = []
+    node = body
+    for index, part in enumerate(path):
+        last = index == len(path) - 1
+        if _holds(node, part):
+            node = node[part]
+        elif isinstance(part, str) and isinstance(node, dict | list) and not (last and missing):
+            continue
+        else:
+            node = None
+        parts.append(str(part))
+    return parts
+
+
+def _holds(node: Any, part: Any) -> bool:
+    if isinstance(node, dict):
+        return part in node
+    return isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
 
 
 def _validation_error(request: Request, exc: Exception) -> Response:
@@ -196,7 +223,7 @@ def _validation_error(request: Request, exc: Exception) -> Response:
         first = next(p for p in problems if p.get("type") == "json_invalid")
         reason = first.get("ctx", {}).get("error", "invalid JSON")
         return problem_response(request, 400, f"the request body is not valid JSON: {reason}")
-    errors = [_location_error(tuple(p["loc"]), p["msg"]) for p in problems]
+    errors = [_location_error(p, exc.body) for p in problems]
     first = errors[0]
     named = first.get("pointer") or first.get("parameter")
     detail = f"{named}: {first['detail']}" + (

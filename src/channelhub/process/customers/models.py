@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -19,6 +20,9 @@ class Customer(TenantScoped, Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     language: Mapped[str] = mapped_column(String(16), default="")
     tier: Mapped[str] = mapped_column(String(32), default="")
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """The merchant's own facts about the customer (shown as ``metadata``); promotion rules
+    can match any key."""
     source_updated_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

@@ -1,10 +1,29 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from channelhub.process.orders.schemas import Email, ExternalRef, Language
+
+MetadataKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")]
+MetadataValue = Annotated[str, Field(max_length=500)] | int | float | bool
+Metadata = dict[MetadataKey, MetadataValue]
+MAX_METADATA_KEYS = 50
+
+
+class MetadataUpdate(BaseModel):
+    """Keys to set; a key given as null is removed; other keys stay."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    metadata: dict[MetadataKey, MetadataValue | None] = Field(
+        max_length=MAX_METADATA_KEYS,
+        description="Your own facts about the customer (loyalty club, birthday month, store "
+        "of choice...): strings, numbers or booleans. Promotion rules can match any key as "
+        "customer.metadata.<key>.",
+    )
 
 
 class CustomerUpsert(BaseModel):
@@ -37,6 +56,7 @@ class Customer(BaseModel):
     name: str = Field(description="Full name.")
     language: str = Field(description="Preferred language, if known.")
     tier: str = Field(description="The customer's tier (vip, gold...), if known.")
+    metadata: Metadata = Field(description="Your own facts about the customer.")
     external_ids: list[ExternalRef] = Field(description="Ids of the customer in other systems.")
     created_at: datetime = Field(description="When first seen (UTC).")
     updated_at: datetime = Field(description="When last changed (UTC).")

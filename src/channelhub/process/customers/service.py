@@ -9,7 +9,7 @@ from sqlalchemy.orm import selectinload
 from channelhub.platform.auth.principal import Principal
 from channelhub.platform.clock import Clock, utc_now
 from channelhub.platform.db.pagination import Page, PageRequest, keyset_page
-from channelhub.platform.errors import NotFoundError
+from channelhub.platform.errors import InvalidError, NotFoundError
 from channelhub.platform.ids import new_id
 from channelhub.process.customers import schemas
 from channelhub.process.customers.models import Customer, CustomerExternalId
@@ -31,6 +31,7 @@ def to_schema(row: Customer) -> schemas.Customer:
         name=row.name,
         language=row.language,
         tier=row.tier,
+        metadata=dict(row.attributes or {}),
         external_ids=[
             ExternalRef(system=ref.system, id=ref.external_id)
             for ref in sorted(row.external_ids, key=lambda r: (r.system, r.external_id))
@@ -111,19 +112,50 @@ async def upsert_customer(
     return to_schema(row), created
 
 
-async def get_customer(
-    session: AsyncSession, principal: Principal, customer_id: str
-) -> schemas.Customer:
-    principal.require(READ)
+async def _owned(session: AsyncSession, tenant_id: str, customer_id: str) -> Customer:
     row = (
         await session.scalars(
             select(Customer)
             .options(selectinload(Customer.external_ids))
-            .where(Customer.tenant_id == principal.tenant_id, Customer.id == customer_id)
+            .where(Customer.tenant_id == tenant_id, Customer.id == customer_id)
         )
     ).first()
     if row is None:
         raise CustomerNotFound(f"no customer {customer_id!r}")
+    return row
+
+
+async def get_customer(
+    session: AsyncSession, principal: Principal, customer_id: str
+) -> schemas.Customer:
+    principal.require(READ)
+    return to_schema(await _owned(session, principal.tenant_id, customer_id))
+
+
+async def update_metadata(
+    session: AsyncSession,
+    principal: Principal,
+    customer_id: str,
+    data: schemas.MetadataUpdate,
+    *,
+    clock: Clock = utc_now,
+) -> schemas.Customer:
+    """Set (or, with null, remove) keys of the customer's metadata; the rest stays."""
+    principal.require(WRITE)
+    row = await _owned(session, principal.tenant_id, customer_id)
+    merged = dict(row.attributes or {})
+    for key, value in data.metadata.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    if len(merged) > schemas.MAX_METADATA_KEYS:
+        raise InvalidError(
+            f"a customer has {schemas.MAX_METADATA_KEYS} metadata keys at most", field="metadata"
+        )
+    row.attributes = merged
+    row.updated_at = clock()
+    await session.flush()
     return to_schema(row)
 
 

@@ -43,10 +43,15 @@ async def load(
     session: AsyncSession, tenant_id: str, order_id: str, *, lock: bool = False
 ) -> Order:
     """The order with its lines, groups and external ids; ``lock`` row-locks it, so that
-    commands on one order queue instead of interleaving."""
+    commands on one order queue instead of interleaving.
+
+    The lock is PostgreSQL's FOR NO KEY UPDATE: it queues the commands but lets other
+    transactions insert rows referring to the order (a notification delivery, a timeline
+    entry), whose foreign-key check takes a KEY SHARE lock. With FOR UPDATE, a command
+    holding the order while waiting for one of those transactions deadlocked with it."""
     statement = whole().where(Order.tenant_id == tenant_id, Order.id == order_id)
     if lock:
-        statement = statement.with_for_update(of=Order)
+        statement = statement.with_for_update(of=Order, key_share=True)
     order = (await session.scalars(statement.execution_options(populate_existing=True))).first()
     if order is None:
         raise OrderNotFound(f"no order {order_id!r}")
