@@ -403,7 +403,7 @@ def test_worker_with_relay_publishes_the_outbox_and_stops_on_sigterm(
     # ...and the worker's notifications dispatcher decided the order's two notices: no
     # e-mail is set up in the demo, so each is suppressed (notification.suppressed).
     assert stream_messages(nats_url, stream) == pending + 2
-    # stock-push and webhooks
-    assert worker.stdout() == "worker running 2 consumer(s); relay: True\n"
+    # stock-push, webhooks and promotions-rollback
+    assert worker.stdout() == "worker running 3 consumer(s); relay: True\n"
     assert code == 0
     assert "Traceback" not in worker.stderr()

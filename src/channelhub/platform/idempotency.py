@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import LargeBinary, String, delete
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, make_transient_to_detached, mapped_column
 
 from channelhub.platform.clock import Clock, utc_now
 from channelhub.platform.db.base import Base
+from channelhub.platform.db.core import dialect_insert_for, dialect_name
 from channelhub.platform.errors import ConflictError, InvalidError
 
 MAX_KEY_LENGTH = 255
@@ -75,50 +75,54 @@ async def begin(
             field="Idempotency-Key",
         )
     now = clock()
-    await session.execute(
-        delete(IdempotencyRecord).where(
-            IdempotencyRecord.tenant_id == tenant_id,
-            IdempotencyRecord.key == key,
-            IdempotencyRecord.expires_at <= now,
-        )
+    fresh = {
+        "tenant_id": tenant_id,
+        "key": key,
+        "fingerprint": request_fingerprint,
+        "status_code": None,
+        "content_type": None,
+        "location": None,
+        "etag": None,
+        "body": None,
+        "created_at": now,
+        "expires_at": now + ttl,
+    }
+    # One statement claims the key: inserted, or taken over from an expired record. A
+    # concurrent first use of the key makes PostgreSQL wait for it, then find it here.
+    claim = dialect_insert_for(dialect_name(session), IdempotencyRecord).values(**fresh)
+    claimed = await session.execute(
+        claim.on_conflict_do_update(  # type: ignore[attr-defined]
+            index_elements=[IdempotencyRecord.tenant_id, IdempotencyRecord.key],
+            set_={name: value for name, value in fresh.items() if name not in ("tenant_id", "key")},
+            where=IdempotencyRecord.expires_at <= now,
+        ).returning(IdempotencyRecord.key)
     )
+    if claimed.first() is not None:
+        record = IdempotencyRecord(**fresh)
+        make_transient_to_detached(record)
+        session.add(record)
+        return record
     existing = await session.get(IdempotencyRecord, (tenant_id, key))
-    if existing is not None:
-        if existing.fingerprint != request_fingerprint:
-            raise InvalidError(
-                "this Idempotency-Key was used for a different request",
-                code="idempotency_key_reused",
-                field="Idempotency-Key",
-            )
-        if existing.status_code is None:
-            raise ConflictError(
-                "a request with this Idempotency-Key is still in progress",
-                code="idempotency_key_in_progress",
-            )
-        return StoredResponse(
-            status_code=existing.status_code,
-            content_type=existing.content_type,
-            location=existing.location,
-            etag=existing.etag,
-            body=existing.body or b"",
+    if existing is None:  # pragma: no cover - the row the claim conflicted with is there
+        raise ConflictError("retry the request", code="idempotency_key_in_progress")
+    if existing.fingerprint != request_fingerprint:
+        raise InvalidError(
+            "this Idempotency-Key was used for a different request",
+            code="idempotency_key_reused",
+            field="Idempotency-Key",
         )
-    record = IdempotencyRecord(
-        tenant_id=tenant_id,
-        key=key,
-        fingerprint=request_fingerprint,
-        created_at=now,
-        expires_at=now + ttl,
-    )
-    session.add(record)
-    try:
-        await session.flush()
-    except IntegrityError as exc:
-        # A concurrent request with the same key committed its record first.
+    if existing.status_code is None:
         raise ConflictError(
-            "a request with this Idempotency-Key is in progress or just completed; retry",
+            "a request with this Idempotency-Key is still in progress",
             code="idempotency_key_in_progress",
-        ) from exc
-    return record
+        )
+    return StoredResponse(
+        status_code=existing.status_code,
+        content_type=existing.content_type,
+        location=existing.location,
+        etag=existing.etag,
+        body=existing.body or b"",
+    )
 
 
 def complete(record: IdempotencyRecord, response: StoredResponse) -> None:

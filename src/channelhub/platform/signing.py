@@ -17,8 +17,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from channelhub.platform.clock import utc_now
 from channelhub.platform.db.base import Base
+from channelhub.platform.db.core import dialect_insert
 from channelhub.platform.errors import UnauthenticatedError
-from channelhub.platform.events.outbox import dialect_insert
 
 
 class InstanceSecret(Base):

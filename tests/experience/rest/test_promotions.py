@@ -423,3 +423,23 @@ async def test_a_disabled_or_expired_code_is_refused(client: httpx.AsyncClient) 
     assert disabled.status_code == 200
     assert disabled.json()["active"] is False
     assert [r["reason"] for r in answer["refused"]] == ["voucher_disabled", "voucher_expired"]
+
+
+async def test_a_budget_added_later_counts_what_was_given_before(
+    client: httpx.AsyncClient,
+) -> None:
+    later = await campaign(client, voucher_redemptions=None)
+    await code(client, later["id"], "LATER-CAP")
+    first = (await redeem(client, "LATER-CAP")).json()
+    await redeem(client, "LATER-CAP")
+    await client.post(f"/v1/promotions/redemptions/{first['id']}/rollback", json={})
+
+    capped = await client.patch(f"/v1/campaigns/{later['id']}", json={"budget": {"redemptions": 2}})
+    allowed = await redeem(client, "LATER-CAP")
+    refused = await redeem(client, "LATER-CAP")
+
+    assert capped.json()["redemptions"] == 1
+    assert capped.json()["spent"] == 2100
+    assert allowed.status_code == 201
+    assert refused.json()["code"] == "budget_exhausted"
+    assert (await client.get(f"/v1/campaigns/{later['id']}")).json()["state"] == "exhausted"

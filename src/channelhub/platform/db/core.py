@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import CursorResult, Executable, Table
+from sqlalchemy import CursorResult, Executable, Insert, Table
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -45,3 +46,20 @@ def _execute(
     if session.new or session.dirty or session.deleted:
         session.flush()
     return session.connection().execute(statement, parameters)
+
+
+def dialect_insert(session: AsyncSession, table: type[object] | Table) -> Insert:
+    """An INSERT supporting ON CONFLICT for the session's database (PostgreSQL or SQLite)."""
+    return dialect_insert_for(dialect_name(session), table)
+
+
+def dialect_insert_for(dialect: str, table: type[object] | Table) -> Insert:
+    """An INSERT supporting ON CONFLICT for the named database (postgresql or sqlite)."""
+    return _INSERTS[dialect](table)
+
+
+def dialect_name(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
+
+
+_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}

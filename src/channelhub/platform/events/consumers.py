@@ -21,10 +21,10 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channelhub.platform.clock import Clock, utc_now
+from channelhub.platform.db.core import dialect_insert
 from channelhub.platform.db.database import Database
 from channelhub.platform.events.envelope import EventEnvelope
 from channelhub.platform.events.models import ConsumerFailure, ProcessedEvent
-from channelhub.platform.events.outbox import dialect_insert
 from channelhub.platform.observability import EVENT_LAG, EVENTS_HANDLED
 
 log = structlog.get_logger(__name__)

@@ -11,12 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pydantic import BaseModel
-from sqlalchemy import Insert, Table, insert
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channelhub.platform.clock import Clock, utc_now
-from channelhub.platform.db.core import execute_core, table_of
+from channelhub.platform.db.core import dialect_insert_for, dialect_name, execute_core, table_of
 from channelhub.platform.events.catalog import EventType
 from channelhub.platform.events.envelope import EventEnvelope
 from channelhub.platform.events.models import OutboxEvent, SubjectSequence
@@ -26,23 +25,6 @@ OUTBOX_WRITTEN = "channelhub.outbox_written"
 """``session.info`` flag: this transaction wrote events (the relay is woken on commit)."""
 
 _OUTBOX_INSERT = insert(table_of(OutboxEvent))
-
-
-def dialect_insert(session: AsyncSession, table: type[object] | Table) -> Insert:
-    """An INSERT supporting ON CONFLICT for the session's database (PostgreSQL or SQLite)."""
-    return dialect_insert_for(dialect_name(session), table)
-
-
-def dialect_insert_for(dialect: str, table: type[object] | Table) -> Insert:
-    """An INSERT supporting ON CONFLICT for the named database (postgresql or sqlite)."""
-    return _INSERTS[dialect](table)
-
-
-def dialect_name(session: AsyncSession) -> str:
-    return session.get_bind().dialect.name
-
-
-_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 @functools.cache

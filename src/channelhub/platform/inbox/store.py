@@ -20,11 +20,10 @@ from typing import Protocol
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from channelhub.platform.db.core import execute_core, table_of
+from channelhub.platform.db.core import dialect_insert, execute_core, table_of
 from channelhub.platform.db.database import Database
 from channelhub.platform.db.pagination import Page, PageRequest, keyset_page
 from channelhub.platform.errors import NotFoundError, UnauthenticatedError
-from channelhub.platform.events.outbox import dialect_insert
 from channelhub.platform.ids import new_id
 from channelhub.platform.inbox.models import InboxRecord
 

@@ -19,9 +19,8 @@ import orjson
 from sqlalchemy import Insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from channelhub.platform.db.core import execute_core, table_of
+from channelhub.platform.db.core import dialect_insert_for, dialect_name, execute_core, table_of
 from channelhub.platform.events.envelope import EventEnvelope
-from channelhub.platform.events.outbox import dialect_insert_for, dialect_name
 from channelhub.platform.ids import new_id
 from channelhub.platform.webhooks.models import WebhookDelivery, WebhookMessage
 from channelhub.platform.webhooks.schemas import DeliveryStatus

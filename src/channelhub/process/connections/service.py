@@ -13,10 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from channelhub.platform.auth.principal import Principal
 from channelhub.platform.clock import Clock, utc_now
 from channelhub.platform.crypto import SecretBox
+from channelhub.platform.db.core import dialect_insert
 from channelhub.platform.db.pagination import Page, PageRequest
 from channelhub.platform.db.repository import TenantRepository
 from channelhub.platform.errors import InvalidError, NotFoundError
-from channelhub.platform.events.outbox import dialect_insert
 from channelhub.platform.ids import new_id
 from channelhub.platform.inbox import store as inbox
 from channelhub.process.channels.repository import SalesChannelRepository

@@ -14,8 +14,8 @@ from sqlalchemy import and_, case, func, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channelhub.platform.auth.principal import Principal
-from channelhub.platform.db.core import execute_core, table_of
-from channelhub.platform.events.outbox import PendingEvent, dialect_insert, record_events
+from channelhub.platform.db.core import dialect_insert, execute_core, table_of
+from channelhub.platform.events.outbox import PendingEvent, record_events
 from channelhub.platform.ids import new_id
 from channelhub.process.inventory.events import BACK_IN_STOCK, LEVEL_CHANGED, OUT_OF_STOCK
 from channelhub.process.inventory.models import StockLevel, StockMovement

@@ -20,14 +20,10 @@ from sqlalchemy.orm import selectinload
 
 from channelhub.platform.auth.principal import Principal
 from channelhub.platform.clock import Clock, utc_now
-from channelhub.platform.db.core import execute_core, table_of
+from channelhub.platform.db.core import dialect_insert_for, dialect_name, execute_core, table_of
 from channelhub.platform.db.database import Database
 from channelhub.platform.errors import ConflictError, InvalidError
-from channelhub.platform.events.outbox import (
-    PendingEvent,
-    dialect_insert_for,
-    dialect_name,
-)
+from channelhub.platform.events.outbox import PendingEvent
 from channelhub.platform.ids import new_id
 from channelhub.process.channels.repository import SalesChannelRepository
 from channelhub.process.inventory import schemas

@@ -18,8 +18,8 @@ from urllib.parse import quote
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from channelhub.platform.db.core import dialect_insert
 from channelhub.platform.errors import UnauthenticatedError
-from channelhub.platform.events.outbox import dialect_insert
 from channelhub.platform.ids import new_id
 from channelhub.platform.signing import Signer, signing_key
 from channelhub.process.notifications.models import NotificationConsent, NotificationSettings

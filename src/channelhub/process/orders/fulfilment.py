@@ -11,8 +11,9 @@ from sqlalchemy.orm import selectinload
 
 from channelhub.platform.auth.principal import Principal
 from channelhub.platform.clock import Clock, utc_now
+from channelhub.platform.db.core import dialect_insert
 from channelhub.platform.errors import ConflictError, InvalidError, NotFoundError
-from channelhub.platform.events.outbox import PendingEvent, dialect_insert
+from channelhub.platform.events.outbox import PendingEvent
 from channelhub.platform.ids import new_id
 from channelhub.process.inventory.service import locations_by_ref
 from channelhub.process.orders import allocation, repository, schemas, states, timeline, views

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,8 +27,14 @@ from channelhub.process.promotions.events import (
     VOUCHER_PUBLISHED,
     VOUCHER_UPDATED,
 )
-from channelhub.process.promotions.models import Campaign, PromotionSettings, Voucher
-from channelhub.process.promotions.schemas import CampaignState, normalise_code
+from channelhub.process.promotions.models import (
+    Campaign,
+    PromotionSettings,
+    Redemption,
+    RedemptionItem,
+    Voucher,
+)
+from channelhub.process.promotions.schemas import CampaignState, RedemptionStatus, normalise_code
 
 READ = "promotions:read"
 WRITE = "promotions:write"
@@ -55,7 +62,48 @@ def state_of(row: Campaign, now: datetime) -> CampaignState:
     return CampaignState.running
 
 
-def campaign_schema(row: Campaign, now: datetime) -> schemas.Campaign:
+def has_budget(row: Campaign) -> bool:
+    """A capped campaign keeps its counters in its row, spent atomically by each redeem;
+    an uncapped one is counted from its redemptions instead, so that its redeems never
+    queue for one row."""
+    return row.budget_redemptions is not None or row.budget_amount is not None
+
+
+async def totals(session: AsyncSession, campaign_ids: list[str]) -> dict[str, tuple[int, int]]:
+    """(redemptions, discount given) of each campaign, from its succeeded redemptions."""
+    if not campaign_ids:
+        return {}
+    rows = await session.execute(
+        select(
+            RedemptionItem.campaign_id,
+            func.count(),
+            func.coalesce(func.sum(RedemptionItem.discount), 0),
+        )
+        .join(Redemption, Redemption.id == RedemptionItem.redemption_id)
+        .where(
+            RedemptionItem.campaign_id.in_(campaign_ids),
+            Redemption.status == RedemptionStatus.succeeded.value,
+        )
+        .group_by(RedemptionItem.campaign_id)
+    )
+    return {row[0]: (int(row[1]), int(row[2])) for row in rows}
+
+
+async def campaign_views(
+    session: AsyncSession, rows: Sequence[Campaign], now: datetime
+) -> list[schemas.Campaign]:
+    counted = await totals(session, [row.id for row in rows if not has_budget(row)])
+    return [
+        campaign_schema(row, now, None if has_budget(row) else counted.get(row.id, (0, 0)))
+        for row in rows
+    ]
+
+
+def campaign_schema(
+    row: Campaign, now: datetime, counted: tuple[int, int] | None = None
+) -> schemas.Campaign:
+    """The campaign as the API shows it; ``counted`` is what an uncapped campaign gave."""
+    redemptions, spent = (row.redemptions, row.spent) if counted is None else counted
     return schemas.Campaign(
         id=row.id,
         name=row.name,
@@ -76,8 +124,8 @@ def campaign_schema(row: Campaign, now: datetime) -> schemas.Campaign:
         budget=schemas.Budget(redemptions=row.budget_redemptions, amount=row.budget_amount),
         per_customer=row.per_customer,
         voucher_redemptions=row.voucher_redemptions,
-        redemptions=row.redemptions,
-        spent=row.spent,
+        redemptions=redemptions,
+        spent=spent,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
@@ -184,7 +232,8 @@ async def get_campaign(
     session: AsyncSession, principal: Principal, campaign_id: str, *, clock: Clock = utc_now
 ) -> schemas.Campaign:
     principal.require(READ)
-    return campaign_schema(await owned_campaign(session, principal.tenant_id, campaign_id), clock())
+    row = await owned_campaign(session, principal.tenant_id, campaign_id)
+    return (await campaign_views(session, [row], clock()))[0]
 
 
 async def list_campaigns(
@@ -194,7 +243,7 @@ async def list_campaigns(
     statement = select(Campaign).where(Campaign.tenant_id == principal.tenant_id)
     found = await keyset_page(session, statement, Campaign.id, page)
     now = clock()
-    return Page([campaign_schema(row, now) for row in found.items], found.next_cursor)
+    return Page(await campaign_views(session, found.items, now), found.next_cursor)
 
 
 async def update_campaign(
@@ -233,13 +282,15 @@ async def update_campaign(
     if data.stacking is not None:
         row.stacking = data.stacking.value
     if "budget" in given:
+        if not has_budget(row):
+            row.redemptions, row.spent = (await totals(session, [row.id])).get(row.id, (0, 0))
         budget = data.budget or schemas.Budget()
         row.budget_redemptions, row.budget_amount = budget.redemptions, budget.amount
         row.exhausted_announced = False
     now = clock()
     row.updated_at = now
     await session.flush()
-    result = campaign_schema(row, now)
+    (result,) = await campaign_views(session, [row], now)
     await record_event(
         session, CAMPAIGN_UPDATED, tenant_id=principal.tenant_id, subject=row.id, data=result
     )

@@ -132,7 +132,7 @@ async def evaluate(
 ) -> Evaluation:
     """Check every code given and every automatic campaign against the purchase, then
     stack what applies. Reads only."""
-    if len(codes) > (limit := await max_codes(session, tenant_id)):
+    if len(codes) > 1 and len(codes) > (limit := await max_codes(session, tenant_id)):
         raise InvalidError(
             f"{len(codes)} codes given; an order may use {limit} at most",
             field="codes",

@@ -12,7 +12,7 @@ from sqlalchemy import or_, select
 from channelhub.platform.clock import Clock, utc_now
 from channelhub.platform.db.database import Database
 from channelhub.platform.events.outbox import PendingEvent, record_events
-from channelhub.process.promotions.campaigns import campaign_schema
+from channelhub.process.promotions.campaigns import campaign_views
 from channelhub.process.promotions.events import CAMPAIGN_ENDED, CAMPAIGN_STARTED
 from channelhub.process.promotions.models import Campaign
 
@@ -39,15 +39,13 @@ async def announce_schedules(db: Database, *, limit: int = 200, clock: Clock = u
             )
         )
         events = []
-        for campaign in due:
+        for campaign, view in zip(due, await campaign_views(session, due, now), strict=True):
             if campaign.ends_at is not None and campaign.ends_at <= now:
                 campaign.ended_announced = campaign.started_announced = True
                 kind = CAMPAIGN_ENDED
             else:
                 campaign.started_announced = True
                 kind = CAMPAIGN_STARTED
-            events.append(
-                PendingEvent(kind, campaign.tenant_id, campaign.id, campaign_schema(campaign, now))
-            )
+            events.append(PendingEvent(kind, campaign.tenant_id, campaign.id, view))
         await record_events(session, events, clock=clock)
     return len(due)

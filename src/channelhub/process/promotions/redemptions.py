@@ -5,8 +5,9 @@ spends every limit with a conditional UPDATE (``... WHERE redemptions < budget``
 transaction: a limit another redeem reached meanwhile makes the UPDATE change no row, the
 redeem is refused with that reason and the transaction rolls back, so nothing is partially
 redeemed and no limit or budget is ever exceeded, however many redeems run at once.
-Counters are updated in campaign-id, then voucher-id order so that concurrent redeems on
-PostgreSQL never deadlock.
+Counters are taken in one order everywhere (vouchers, then per-customer counters, then
+campaigns, each sorted) so that concurrent redeems and rollbacks on PostgreSQL never
+deadlock; campaigns come last because every redeem of a campaign waits for its row.
 """
 
 from __future__ import annotations
@@ -15,22 +16,25 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from channelhub.platform.auth.principal import Principal
 from channelhub.platform.clock import Clock, utc_now
+from channelhub.platform.db.core import dialect_insert_for, dialect_name
 from channelhub.platform.db.pagination import Page, PageRequest, keyset_page
 from channelhub.platform.errors import ConflictError, InvalidError, NotFoundError
 from channelhub.platform.events.envelope import EventEnvelope
-from channelhub.platform.events.outbox import (
-    PendingEvent,
-    dialect_insert_for,
-    dialect_name,
-    record_events,
-)
+from channelhub.platform.events.outbox import PendingEvent, record_events
 from channelhub.platform.ids import new_id
 from channelhub.process.orders.models import Order
 from channelhub.process.promotions import schemas
-from channelhub.process.promotions.campaigns import READ, WRITE, campaign_schema, voucher_schema
+from channelhub.process.promotions.campaigns import (
+    READ,
+    WRITE,
+    campaign_schema,
+    has_budget,
+    voucher_schema,
+)
 from channelhub.process.promotions.discounts import Cut, Ledger, cut_of
 from channelhub.process.promotions.engine import (
     Candidate,
@@ -179,9 +183,6 @@ async def redeem(
             "no code was given and no automatic offer applies", code="nothing_to_redeem"
         )
     redemption_id = new_id("rdm")
-    events: list[PendingEvent] = []
-    for candidate, cut in sorted(evaluation.applied, key=lambda item: item[0].campaign.id):
-        await _spend_campaign(session, candidate, cut, events, now)
     for candidate, _ in sorted(evaluation.applied, key=lambda item: item[0].code or ""):
         if candidate.voucher is not None:
             await _spend_voucher(session, candidate)
@@ -217,9 +218,15 @@ async def redeem(
     session.add_all(items)
     await session.flush()
     result = _schema(row, evaluation.applied_items())
-    events.extend(_voucher_events(VOUCHER_REDEEMED, evaluation.applied, result))
+    events = _voucher_events(VOUCHER_REDEEMED, evaluation.applied, result)
     events.append(PendingEvent(REDEMPTION_SUCCEEDED, principal.tenant_id, row.id, result))
     await record_events(session, events, clock=clock)
+    # Last, so that the campaigns' rows (which every redeem of a campaign updates) stay
+    # locked for as short a time as possible before the commit.
+    exhausted: list[PendingEvent] = []
+    for candidate, cut in sorted(evaluation.applied, key=lambda item: item[0].campaign.id):
+        await _spend_campaign(session, candidate, cut, exhausted, now)
+    await record_events(session, exhausted, clock=clock)
     return result
 
 
@@ -239,6 +246,8 @@ async def _spend_campaign(
     now: Any,
 ) -> None:
     campaign = candidate.campaign
+    if not has_budget(campaign):
+        return
     spent = await session.execute(
         update(Campaign)
         .where(
@@ -259,12 +268,12 @@ async def _spend_campaign(
             [candidate.refused(Reason.budget_exhausted, "the campaign's budget ran out")]
         )
     redemptions, amount = counters
-    await session.refresh(campaign)
+    set_committed_value(campaign, "redemptions", redemptions)
+    set_committed_value(campaign, "spent", amount)
     exhausted = (
         campaign.budget_redemptions is not None and redemptions >= campaign.budget_redemptions
     ) or (campaign.budget_amount is not None and amount >= campaign.budget_amount)
-    if exhausted and not campaign.exhausted_announced:
-        campaign.exhausted_announced = True
+    if exhausted and await _first_to_announce(session, campaign):
         events.append(
             PendingEvent(
                 CAMPAIGN_BUDGET_EXHAUSTED,
@@ -273,6 +282,18 @@ async def _spend_campaign(
                 campaign_schema(campaign, now),
             )
         )
+
+
+async def _first_to_announce(session: AsyncSession, campaign: Campaign) -> bool:
+    """Mark the campaign's exhaustion announced; False when a concurrent redeem did."""
+    marked = await session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign.id, ~Campaign.exhausted_announced)
+        .values(exhausted_announced=True)
+        .execution_options(synchronize_session=False)
+    )
+    set_committed_value(campaign, "exhausted_announced", True)
+    return bool(marked.rowcount == 1)  # type: ignore[attr-defined]
 
 
 async def _spend_voucher(session: AsyncSession, candidate: Candidate) -> None:
@@ -286,16 +307,20 @@ async def _spend_voucher(session: AsyncSession, candidate: Candidate) -> None:
             (Voucher.max_redemptions.is_(None)) | (Voucher.redemptions < Voucher.max_redemptions),
         )
         .values(redemptions=Voucher.redemptions + 1)
+        .returning(Voucher.redemptions)
         .execution_options(synchronize_session=False)
     )
-    if spent.rowcount != 1:  # type: ignore[attr-defined]
+    uses = spent.scalar()
+    if uses is None:
         raise RedeemRefused(
             [candidate.refused(Reason.code_exhausted, "the code has been used as often as it may")]
         )
-    await session.refresh(voucher)
+    set_committed_value(voucher, "redemptions", uses)
 
 
 async def _spend_customer_limits(session: AsyncSession, evaluation: Evaluation) -> None:
+    """One upsert per campaign counting per customer: the first use inserts the counter,
+    later ones add to it while it is under the limit; no row back means the limit."""
     key = evaluation.buyer.key
     limited = sorted(
         (c for c, _ in evaluation.applied if c.campaign.per_customer is not None),
@@ -304,22 +329,17 @@ async def _spend_customer_limits(session: AsyncSession, evaluation: Evaluation) 
     for candidate in limited:
         limit = candidate.campaign.per_customer
         assert key is not None  # evaluate refuses a per-customer campaign without a buyer
-        await session.execute(
-            dialect_insert_for(dialect_name(session), CustomerUsage)
-            .values(campaign_id=candidate.campaign.id, customer_key=key, uses=0)
-            .on_conflict_do_nothing()  # type: ignore[attr-defined]
+        insert = dialect_insert_for(dialect_name(session), CustomerUsage).values(
+            campaign_id=candidate.campaign.id, customer_key=key, uses=1
         )
         used = await session.execute(
-            update(CustomerUsage)
-            .where(
-                CustomerUsage.campaign_id == candidate.campaign.id,
-                CustomerUsage.customer_key == key,
-                CustomerUsage.uses < limit,
-            )
-            .values(uses=CustomerUsage.uses + 1)
-            .execution_options(synchronize_session=False)
+            insert.on_conflict_do_update(  # type: ignore[attr-defined]
+                index_elements=[CustomerUsage.campaign_id, CustomerUsage.customer_key],
+                set_={"uses": CustomerUsage.uses + 1},
+                where=CustomerUsage.uses < limit,
+            ).returning(CustomerUsage.uses)
         )
-        if used.rowcount != 1:  # type: ignore[attr-defined]
+        if used.first() is None:
             raise RedeemRefused(
                 [
                     candidate.refused(
@@ -475,17 +495,7 @@ async def _roll_back(
     await session.refresh(row)
     items = (await _items_of(session, [row.id])).get(row.id, [])
     key = row.customer_id or (f"email:{row.customer_email}" if row.customer_email else None)
-    for item, campaign, voucher in sorted(items, key=lambda i: i[1].id):
-        await session.execute(
-            update(Campaign)
-            .where(Campaign.id == campaign.id)
-            .values(
-                redemptions=Campaign.redemptions - 1,
-                spent=Campaign.spent - item.discount,
-                exhausted_announced=False,
-            )
-            .execution_options(synchronize_session=False)
-        )
+    for _, _, voucher in sorted(items, key=lambda i: i[2].code if i[2] else ""):
         if voucher is not None:
             await session.execute(
                 update(Voucher)
@@ -493,6 +503,7 @@ async def _roll_back(
                 .values(redemptions=Voucher.redemptions - 1)
                 .execution_options(synchronize_session=False)
             )
+    for _, campaign, _ in sorted(items, key=lambda i: i[1].id):
         if campaign.per_customer is not None and key is not None:
             await session.execute(
                 update(CustomerUsage)
@@ -504,6 +515,19 @@ async def _roll_back(
                 .values(uses=CustomerUsage.uses - 1)
                 .execution_options(synchronize_session=False)
             )
+    for item, campaign, _ in sorted(items, key=lambda i: i[1].id):
+        if not has_budget(campaign):
+            continue
+        await session.execute(
+            update(Campaign)
+            .where(Campaign.id == campaign.id)
+            .values(
+                redemptions=Campaign.redemptions - 1,
+                spent=Campaign.spent - item.discount,
+                exhausted_announced=False,
+            )
+            .execution_options(synchronize_session=False)
+        )
     applied = []
     for item, campaign, voucher in items:
         if voucher is not None:
@@ -520,7 +544,7 @@ def _cut_of(item: RedemptionItem) -> Cut:
     return Cut(tuple(item.lines.get("lines", [])), int(item.lines.get("shipping", 0)))
 
 
-ROLLBACK_CONSUMER = "promotions.rollback"
+ROLLBACK_CONSUMER = "promotions-rollback"
 ROLLBACK_ON = ("order.cancelled", "refund.issued")
 
 

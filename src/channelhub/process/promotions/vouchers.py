@@ -20,9 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from channelhub.platform.auth.principal import Principal
 from channelhub.platform.clock import Clock, utc_now
+from channelhub.platform.db.core import dialect_insert_for, dialect_name
 from channelhub.platform.db.database import Database
 from channelhub.platform.errors import InvalidError, first_validation_error
-from channelhub.platform.events.outbox import dialect_insert_for, dialect_name, record_event
+from channelhub.platform.events.outbox import record_event
 from channelhub.platform.ids import new_id
 from channelhub.process.promotions import schemas
 from channelhub.process.promotions.campaigns import WRITE, ensure_customer, owned_campaign
