@@ -13,6 +13,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from channelhub import migrations
@@ -143,3 +144,17 @@ async def open_hub(settings: Settings) -> AsyncIterator[Hub]:
         yield hub
     finally:
         await hub.db.dispose()
+
+
+def counting_progress(label: str, *, hide_when_piped: bool = True) -> Progress:
+    """A progress bar counting done of total (``label``, bar, n/N, time elapsed); it is
+    left out when the output is not a terminal, unless ``hide_when_piped`` is False."""
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=hide_when_piped and not console.is_terminal,
+    )

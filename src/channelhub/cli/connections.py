@@ -6,9 +6,8 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from channelhub.cli.common import console, id_table, load_settings, open_hub, run
+from channelhub.cli.common import console, counting_progress, id_table, load_settings, open_hub, run
 from channelhub.platform.auth.principal import Principal
 from channelhub.platform.auth.service import get_tenant
 from channelhub.platform.clock import utc_now
@@ -83,14 +82,7 @@ def reconcile_stock(
 
     async def main() -> int:
         async with open_hub(settings) as hub:
-            with Progress(
-                TextColumn("checking"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=console,
-                transient=True,
-            ) as bar:
+            with counting_progress("checking", hide_when_piped=False) as bar:
                 task = bar.add_task("skus", total=None)
                 report = await reconcile(
                     hub.db,

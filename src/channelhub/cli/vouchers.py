@@ -7,9 +7,8 @@ from typing import Annotated
 
 import typer
 from pydantic import ValidationError
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from channelhub.cli.common import console, fail, load_settings, open_hub, run
+from channelhub.cli.common import console, counting_progress, fail, load_settings, open_hub, run
 from channelhub.platform.auth.principal import Principal
 from channelhub.platform.auth.service import get_tenant
 from channelhub.platform.errors import first_validation_error
@@ -51,15 +50,7 @@ def generate(
         async with open_hub(settings) as hub:
             async with hub.db.reader() as session:
                 principal = Principal.system((await get_tenant(session, tenant)).id, name="cli")
-            with Progress(
-                TextColumn("generating"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=console,
-                transient=True,
-                disable=not console.is_terminal,
-            ) as bar:
+            with counting_progress("generating") as bar:
                 task = bar.add_task("codes", total=count)
                 chunks = vouchers.generate_chunks(
                     hub.db, principal, campaign, count, code, max_redemptions=max_redemptions

@@ -7,9 +7,8 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from channelhub.cli.common import console, id_table, load_settings, open_hub, run
+from channelhub.cli.common import console, counting_progress, id_table, load_settings, open_hub, run
 from channelhub.platform.auth.principal import Principal
 from channelhub.platform.auth.service import get_tenant
 from channelhub.platform.clock import as_utc
@@ -73,15 +72,7 @@ def replay(
                 principal = Principal.system((await get_tenant(session, tenant)).id, name="cli")
                 plan = await webhooks.plan_replay(session, principal, endpoint, request)
             queued = 0
-            with Progress(
-                TextColumn("replaying"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=console,
-                transient=True,
-                disable=not console.is_terminal,
-            ) as bar:
+            with counting_progress("replaying") as bar:
                 task = bar.add_task("events", total=plan.total)
                 after, read = -1, 0
                 while True:

@@ -89,6 +89,13 @@ class Evaluation:
     refused: list[schemas.Refused] = field(default_factory=list)
     codes_refused: bool = False
 
+    def refuse_code(self, code: str, reason: Reason, detail: str) -> None:
+        """A code given that names no campaign to check."""
+        self.refused.append(
+            schemas.Refused(campaign_id=None, code=code, reason=reason, detail=detail)
+        )
+        self.codes_refused = True
+
     def applied_items(self) -> list[schemas.Applied]:
         return [applied_item(candidate, cut) for candidate, cut in self.applied]
 
@@ -280,31 +287,14 @@ async def _candidates(
     candidates: list[Candidate] = []
     seen: set[str] = set()
     for position, code in enumerate(wanted):
-        if code in seen:
-            evaluation.refused.append(
-                schemas.Refused(
-                    campaign_id=None,
-                    code=code,
-                    reason=Reason.duplicate_code,
-                    detail="the code is given twice",
-                )
-            )
-            evaluation.codes_refused = True
-            continue
-        seen.add(code)
         voucher = found.get(code)
-        if voucher is None:
-            evaluation.refused.append(
-                schemas.Refused(
-                    campaign_id=None,
-                    code=code,
-                    reason=Reason.voucher_not_found,
-                    detail="no such code",
-                )
-            )
-            evaluation.codes_refused = True
-            continue
-        candidates.append(Candidate(campaigns[voucher.campaign_id], voucher, position))
+        if code in seen:
+            evaluation.refuse_code(code, Reason.duplicate_code, "the code is given twice")
+        elif voucher is None:
+            evaluation.refuse_code(code, Reason.voucher_not_found, "no such code")
+        else:
+            candidates.append(Candidate(campaigns[voucher.campaign_id], voucher, position))
+        seen.add(code)
     candidates.extend(
         Candidate(campaign, None, len(wanted))
         for campaign in sorted(campaigns.values(), key=lambda c: c.id)
