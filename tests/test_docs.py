@@ -8,6 +8,7 @@ import channelhub.experience.app  # noqa: F401 - registers every context's event
 from channelhub.platform.config import Settings
 from channelhub.platform.events.catalog import event_types
 from channelhub.platform.events.catalog_doc import render
+from channelhub.process.reporting.exports import DATASETS
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -42,3 +43,15 @@ def test_every_event_type_has_an_example_that_its_schema_accepts() -> None:
     assert [t.name for t in shipped if t.example() is None] == []
     for event_type in shipped:
         event_type.data_model.model_validate(event_type.example())
+
+
+def test_every_export_column_is_documented() -> None:
+    page = (DOCS / "exports.md").read_text()
+
+    missing = [
+        f"{dataset.name}.{column.name}"
+        for dataset in DATASETS.values()
+        for column in dataset.columns
+        if f"| `{column.name}` | {column.type} | {column.description} |" not in page
+    ]
+    assert missing == []

@@ -10,6 +10,7 @@ import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import structlog
@@ -130,14 +131,25 @@ def principal_of(database_url: str, secret: str) -> Principal | None:
     return asyncio.run(main())
 
 
-def api_get(database_url: str, path: str, key: str) -> httpx.Response:
+def api_get(database_url: str, path: str, key: str, **params: Any) -> httpx.Response:
     """GET on the HTTP app over this database, as ``key``."""
+    return _api(database_url, key, "GET", path, params=params)
 
+
+def api_post(database_url: str, path: str, key: str, body: dict[str, Any]) -> dict[str, Any]:
+    """POST on the HTTP app over this database, as ``key``; the created resource."""
+    response = _api(database_url, key, "POST", path, json=body)
+    assert response.status_code in (200, 201), response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+def _api(database_url: str, key: str, method: str, path: str, **options: Any) -> httpx.Response:
     async def main() -> httpx.Response:
         hub = Hub(make_settings(database_url))
         try:
             async with http_client(hub, key) as client:
-                return await client.get(path)
+                return await client.request(method, path, **options)
         finally:
             await hub.stop()
 

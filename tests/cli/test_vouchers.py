@@ -2,55 +2,31 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
-from channelhub.hub import Hub
-from tests.cli.runner import Cli, create_acme
-from tests.fixtures.hub import http_client, make_settings
+from tests.cli.runner import Cli, api_get, api_post, create_acme
 
 
 def voucher_campaign(cli: Cli, key: str) -> str:
-    async def main() -> str:
-        hub = Hub(make_settings(cli.database_url))
-        try:
-            async with http_client(hub, key) as client:
-                made = await client.post(
-                    "/v1/campaigns",
-                    json={
-                        "name": "Winter",
-                        "type": "vouchers",
-                        "effect": {"kind": "percentage", "percent": 10},
-                    },
-                )
-        finally:
-            await hub.stop()
-        campaign_id: str = made.json()["id"]
-        return campaign_id
-
-    return asyncio.run(main())
+    body = {"name": "Winter", "type": "vouchers", "effect": {"kind": "percentage", "percent": 10}}
+    campaign_id: str = api_post(cli.database_url, "/v1/campaigns", key, body)["id"]
+    return campaign_id
 
 
 def codes_of(cli: Cli, key: str, campaign_id: str) -> list[str]:
-    async def main() -> list[str]:
-        hub = Hub(make_settings(cli.database_url))
-        codes: list[str] = []
-        try:
-            async with http_client(hub, key) as client:
-                cursor = None
-                while True:
-                    params = {"campaign_id": campaign_id, "limit": 200}
-                    if cursor:
-                        params["cursor"] = cursor
-                    page = (await client.get("/v1/vouchers", params=params)).json()
-                    codes += [item["code"] for item in page["data"]]
-                    cursor = page.get("next_cursor")
-                    if not cursor:
-                        return codes
-        finally:
-            await hub.stop()
-
-    return asyncio.run(main())
+    codes: list[str] = []
+    cursor = None
+    while True:
+        params = {
+            "campaign_id": campaign_id,
+            "limit": 200,
+            **({"cursor": cursor} if cursor else {}),
+        }
+        page = api_get(cli.database_url, "/v1/vouchers", key, **params).json()
+        codes += [item["code"] for item in page["data"]]
+        cursor = page.get("next_cursor")
+        if not cursor:
+            return codes
 
 
 def test_generate_makes_exactly_the_codes_asked_for_in_chunks(cli: Cli) -> None:

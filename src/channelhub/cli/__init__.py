@@ -8,6 +8,7 @@ from channelhub.cli import server
 from channelhub.cli.admin import keys, tenants
 from channelhub.cli.connections import connections_app, inbox_app
 from channelhub.cli.events import events
+from channelhub.cli.export import export
 from channelhub.cli.stock import stock
 from channelhub.cli.vouchers import vouchers_app
 from channelhub.cli.webhooks import webhooks_app
@@ -20,7 +21,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     add_completion=False,
 )
-for verb in (server.serve, server.worker, server.migrate, server.demo):
+for verb in (server.serve, server.worker, server.migrate, server.demo, export):
     app.command()(verb)
 app.add_typer(tenants, name="tenants")
 app.add_typer(keys, name="keys")

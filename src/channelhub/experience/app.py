@@ -21,6 +21,7 @@ from channelhub.experience.rest.routes import (
     connections,
     customers,
     events,
+    exports,
     health,
     helpdesk,
     hooks,
@@ -97,6 +98,7 @@ def create_app(hub: Runtime, *, run_background: bool = True) -> FastAPI:
         webhooks,
         helpdesk,
         promotions,
+        exports,
     ):
         app.include_router(module.router)
     app.include_router(portal.router)
