@@ -149,3 +149,21 @@ async def test_tickets_export_without_the_requesters_details(client: httpx.Async
     assert table.column("channel").to_pylist() == ["chat"]
     assert b"Ana" not in response.content
     assert b"example.com" not in response.content
+
+
+async def test_a_csv_cell_a_spreadsheet_would_run_is_defused(client: httpx.AsyncClient) -> None:
+    made = await client.post(
+        "/v1/campaigns",
+        json={
+            "name": '=HYPERLINK("http://evil.example","x")',
+            "type": "automatic",
+            "effect": {"kind": "free_shipping"},
+        },
+    )
+    cart = {**CART, "shipping": 500}
+    redeemed = await client.post("/v1/promotions/redemptions", json={"cart": cart})
+    assert (made.status_code, redeemed.status_code) == (201, 201), redeemed.text
+
+    rows = csv_rows(await client.get("/v1/exports/redemptions"))
+
+    assert rows[0]["campaign_name"] == '\'=HYPERLINK("http://evil.example","x")'

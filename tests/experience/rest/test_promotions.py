@@ -364,8 +364,11 @@ async def test_cancelling_the_order_rolls_its_redemption_back(
     await orders.shop.stock(TENT_1__WH=5)
     order = await orders.place(("TENT-1", 1))
     once = await campaign(client)
+    capped = await campaign(client, budget={"redemptions": 5}, voucher_redemptions=None)
     await code(client, once["id"], "CANCEL-ME")
+    await code(client, capped["id"], "CAPPED-TOO")
     redeemed = (await redeem(client, "CANCEL-ME", order_id=order["id"])).json()
+    second = (await redeem(client, "CAPPED-TOO", order_id=order["id"])).json()
     await hub.start()
 
     await orders.post(f"/v1/orders/{order['id']}/cancel", {"reason": "changed my mind"})
@@ -376,6 +379,9 @@ async def test_cancelling_the_order_rolls_its_redemption_back(
 
     await eventually(rolled_back, what="the redemption rolled back")
     assert (await client.get("/v1/vouchers/CANCEL-ME")).json()["redemptions"] == 0
+    after = await client.get(f"/v1/promotions/redemptions/{second['id']}")
+    assert after.json()["status"] == "rolled_back"
+    assert (await client.get(f"/v1/campaigns/{capped['id']}")).json()["redemptions"] == 0
     assert (await redeem(client, "CANCEL-ME")).status_code == 201
 
 
@@ -443,3 +449,53 @@ async def test_a_budget_added_later_counts_what_was_given_before(
     assert allowed.status_code == 201
     assert refused.json()["code"] == "budget_exhausted"
     assert (await client.get(f"/v1/campaigns/{later['id']}")).json()["state"] == "exhausted"
+
+
+async def test_a_limit_per_customer_set_later_counts_earlier_uses(
+    client: httpx.AsyncClient,
+) -> None:
+    later = await campaign(client, voucher_redemptions=None)
+    await code(client, later["id"], "LIMIT-LATER")
+    ana = {"email": "ana@example.com"}
+    before = (await redeem(client, "LIMIT-LATER", customer=ana)).json()
+
+    await client.patch(f"/v1/campaigns/{later['id']}", json={"per_customer": 1})
+    refused = await redeem(client, "LIMIT-LATER", customer=ana)
+    await client.post(f"/v1/promotions/redemptions/{before['id']}/rollback", json={})
+    allowed = await redeem(client, "LIMIT-LATER", customer=ana)
+    again = await redeem(client, "LIMIT-LATER", customer=ana)
+
+    assert refused.json()["code"] == "customer_limit_reached"
+    assert allowed.status_code == 201
+    assert again.json()["code"] == "customer_limit_reached"
+
+
+async def test_two_codes_of_one_campaign_never_stack(client: httpx.AsyncClient) -> None:
+    twice = await campaign(client, per_customer=1)
+    await code(client, twice["id"], "TWIN-ONE")
+    await code(client, twice["id"], "TWIN-TWO")
+
+    answer = await validate(client, "TWIN-ONE", "TWIN-TWO", customer={"email": "a@b.example"})
+    redeemed = await redeem(client, "TWIN-ONE", "TWIN-TWO", customer={"email": "a@b.example"})
+
+    assert answer["valid"] is False
+    assert [a["code"] for a in answer["applied"]] == ["TWIN-ONE"]
+    assert answer["refused"][0]["reason"] == "campaign_already_applied"
+    assert redeemed.json()["code"] == "campaign_already_applied"
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity"])
+async def test_a_rule_value_that_is_not_a_number_is_refused(
+    client: httpx.AsyncClient, value: str
+) -> None:
+    body = (
+        '{"name": "Odd", "type": "automatic", "effect": {"kind": "free_shipping"}, '
+        f'"rules": {{"field": "cart.subtotal", "op": "lt", "value": {value}}}}}'
+    )
+
+    response = await client.post(
+        "/v1/campaigns", content=body, headers={"content-type": "application/json"}
+    )
+
+    assert response.status_code == 422, response.text
+    assert (await client.get("/v1/campaigns")).json()["data"] == []

@@ -172,3 +172,17 @@ def test_spreading_hands_out_exactly_the_amount_and_no_more_than_each_weight(
 
     assert sum(shares) == min(amount, sum(weights))
     assert all(0 <= share <= weight for share, weight in zip(shares, weights, strict=True))
+
+
+def test_buy_x_get_y_applies_at_most_ten_thousand_times_per_cart() -> None:
+    offer = {
+        "kind": "buy_x_get_y",
+        "buy": {"skus": ["CAN"]},
+        "buy_quantity": 1,
+        "get": {"skus": ["CAN"]},
+        "get_quantity": 1,
+    }
+    crates = cart(("CAN", 10_000, 100), ("CAN", 10_000, 100), ("CAN", 10_000, 100))
+
+    # 30,000 cans would make 15,000 pairs; the offer stops at 10,000 free cans.
+    assert cut(offer, crates)[0] == 10_000 * 100

@@ -8,7 +8,12 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 from channelhub.process.orders.schemas import Email, ExternalRef, Language
 
 MetadataKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")]
-MetadataValue = Annotated[str, Field(max_length=500)] | int | float | bool
+MetadataValue = (
+    Annotated[str, Field(max_length=500)]
+    | int
+    | Annotated[float, Field(allow_inf_nan=False)]
+    | bool
+)
 Metadata = dict[MetadataKey, MetadataValue]
 MAX_METADATA_KEYS = 50
 

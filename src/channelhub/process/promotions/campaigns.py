@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +29,7 @@ from channelhub.process.promotions.events import (
 )
 from channelhub.process.promotions.models import (
     Campaign,
+    CustomerUsage,
     PromotionSettings,
     Redemption,
     RedemptionItem,
@@ -266,6 +267,8 @@ async def update_campaign(
     await _check_refs(session, principal.tenant_id, data.channel_ids or [], data.brand_ids or [])
     if data.budget is not None and data.budget.amount is not None and row.currency is None:
         raise InvalidError("the campaign has no currency for an amount budget", field="budget")
+    if "per_customer" in given and data.per_customer != row.per_customer:
+        await _recount_customer_uses(session, row.id, counting=data.per_customer is not None)
     for name in ("description", "active", "priority", "per_customer"):
         if name in given:
             setattr(row, name, getattr(data, name))
@@ -295,6 +298,35 @@ async def update_campaign(
         session, CAMPAIGN_UPDATED, tenant_id=principal.tenant_id, subject=row.id, data=result
     )
     return result
+
+
+async def _recount_customer_uses(
+    session: AsyncSession, campaign_id: str, *, counting: bool
+) -> None:
+    """Rebuild a campaign's per-customer counters from its succeeded redemptions, so that a
+    limit set (or changed) later counts the uses made before it, and a rollback of one of
+    them gives back a use that was counted."""
+    await session.execute(delete(CustomerUsage).where(CustomerUsage.campaign_id == campaign_id))
+    if not counting:
+        return
+    key = func.coalesce(Redemption.customer_id, literal("email:") + Redemption.customer_email)
+    counted = await session.execute(
+        select(key, func.count())
+        .select_from(RedemptionItem)
+        .join(Redemption, Redemption.id == RedemptionItem.redemption_id)
+        .where(
+            RedemptionItem.campaign_id == campaign_id,
+            Redemption.status == RedemptionStatus.succeeded.value,
+            (Redemption.customer_id.is_not(None)) | (Redemption.customer_email != ""),
+        )
+        .group_by(key)
+    )
+    rows = [
+        {"campaign_id": campaign_id, "customer_key": customer_key, "uses": uses}
+        for customer_key, uses in counted
+    ]
+    if rows:
+        await session.execute(insert(CustomerUsage), rows)
 
 
 async def ensure_customer(

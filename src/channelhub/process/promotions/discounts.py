@@ -183,23 +183,22 @@ def cut_of(effect: Effect, ledger: Ledger) -> Cut:
     )
 
 
+MAX_APPLICATIONS = 10_000
+"""How often a buy-X-get-Y offer applies to one cart at most, whatever it says."""
+
+
 def _buy_x_get_y(effect: BuyXGetY, ledger: Ledger) -> Cut:
     lines = ledger.cart.lines
     units = [line.quantity for line in lines]
-    dearest_first = sorted(range(len(lines)), key=lambda i: (-lines[i].unit_price, i))
-    cheapest_first = sorted(range(len(lines)), key=lambda i: (lines[i].unit_price, i))
+    buy = _Units(units, lines, effect.buy, dearest_first=True)
+    get = _Units(units, lines, effect.get, dearest_first=False)
     given = [0] * len(lines)
-    applications = 0
-    while effect.max_applications is None or applications < effect.max_applications:
-        bought = _take(units, dearest_first, effect.buy, lines, effect.buy_quantity)
-        if bought is None:
+    limit = min(effect.max_applications or MAX_APPLICATIONS, MAX_APPLICATIONS)
+    for _ in range(limit):
+        if not buy.take(effect.buy_quantity) or not (gift := get.take(effect.get_quantity)):
             break
-        gift = _take(units, cheapest_first, effect.get, lines, effect.get_quantity)
-        if gift is None:
-            break
-        for index, taken in gift.items():
+        for index, taken in gift:
             given[index] += taken
-        applications += 1
     cut = []
     for index, line in enumerate(lines):
         left = ledger.remaining[index]
@@ -212,25 +211,42 @@ def _buy_x_get_y(effect: BuyXGetY, ledger: Ledger) -> Cut:
     return Cut(tuple(cut))
 
 
-def _take(
-    units: list[int],
-    order: list[int],
-    target: Target,
-    lines: tuple[CartFacts.Line, ...],
-    quantity: int,
-) -> dict[int, int] | None:
-    """Take ``quantity`` units of ``target`` from ``units`` in ``order``; None (and nothing
-    taken) when there are not enough."""
-    eligible = [i for i in order if units[i] and target.matches(lines[i])]
-    if sum(units[i] for i in eligible) < quantity:
-        return None
-    taken: dict[int, int] = {}
-    wanted = quantity
-    for index in eligible:
-        step = min(wanted, units[index])
-        units[index] -= step
-        taken[index] = step
-        wanted -= step
-        if not wanted:
-            break
-    return taken
+class _Units:
+    """The units of a target's lines, dearest or cheapest first, taken from counts shared
+    with the other side of the offer (a unit bought cannot be given, and the reverse)."""
+
+    def __init__(
+        self,
+        units: list[int],
+        lines: tuple[CartFacts.Line, ...],
+        target: Target,
+        *,
+        dearest_first: bool,
+    ) -> None:
+        sign = -1 if dearest_first else 1
+        self.units = units
+        self.order = sorted(
+            (i for i, line in enumerate(lines) if target.matches(line)),
+            key=lambda i: (sign * lines[i].unit_price, i),
+        )
+        self.start = 0
+
+    def take(self, quantity: int) -> list[tuple[int, int]]:
+        """``quantity`` units as (line, units) pairs; none at all when there are fewer."""
+        while self.start < len(self.order) and not self.units[self.order[self.start]]:
+            self.start += 1
+        picked: list[tuple[int, int]] = []
+        wanted = quantity
+        for position in range(self.start, len(self.order)):
+            index = self.order[position]
+            if have := self.units[index]:
+                step = min(wanted, have)
+                picked.append((index, step))
+                wanted -= step
+                if not wanted:
+                    break
+        if wanted:
+            return []
+        for index, step in picked:
+            self.units[index] -= step
+        return picked

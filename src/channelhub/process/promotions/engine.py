@@ -384,6 +384,15 @@ def _stack(evaluation: Evaluation, eligible: list[Candidate]) -> None:
     ledger = evaluation.start.copy()
     exclusive_applied = False
     for candidate in ordered:
+        if any(done.campaign.id == candidate.campaign.id for done, _ in evaluation.applied):
+            _refuse(
+                evaluation,
+                candidate,
+                candidate.refused(
+                    Reason.campaign_already_applied, "another code of this campaign applies"
+                ),
+            )
+            continue
         exclusive = candidate.campaign.stacking == Stacking.exclusive.value
         if exclusive_applied or (exclusive and evaluation.applied):
             _refuse(

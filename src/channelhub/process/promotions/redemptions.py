@@ -256,7 +256,7 @@ async def _spend_campaign(
             (Campaign.budget_redemptions.is_(None))
             | (Campaign.redemptions < Campaign.budget_redemptions),
             (Campaign.budget_amount.is_(None))
-            | (Campaign.spent + cut.amount <= Campaign.budget_amount),
+            | (Campaign.spent <= Campaign.budget_amount - cut.amount),
         )
         .values(redemptions=Campaign.redemptions + 1, spent=Campaign.spent + cut.amount)
         .returning(Campaign.redemptions, Campaign.spent)
@@ -264,6 +264,9 @@ async def _spend_campaign(
     )
     counters = spent.first()
     if counters is None:
+        await session.refresh(campaign)
+        if not campaign.active:
+            raise RedeemRefused([candidate.refused(Reason.campaign_disabled, "it was disabled")])
         raise RedeemRefused(
             [candidate.refused(Reason.budget_exhausted, "the campaign's budget ran out")]
         )
@@ -312,6 +315,9 @@ async def _spend_voucher(session: AsyncSession, candidate: Candidate) -> None:
     )
     uses = spent.scalar()
     if uses is None:
+        await session.refresh(voucher)
+        if not voucher.active:
+            raise RedeemRefused([candidate.refused(Reason.voucher_disabled, "it was disabled")])
         raise RedeemRefused(
             [candidate.refused(Reason.code_exhausted, "the code has been used as often as it may")]
         )
@@ -470,32 +476,43 @@ async def rollback(
     was rolled back already."""
     principal.require(WRITE)
     row = await _owned(session, principal.tenant_id, redemption_id, for_update=True)
-    result = await _roll_back(session, row, data.reason or f"by {principal.actor}", clock)
-    if result is None:
+    results = await _roll_back(session, [row], data.reason or f"by {principal.actor}", clock)
+    if not results:
         raise ConflictError(
             f"redemption {redemption_id!r} was rolled back already", code="already_rolled_back"
         )
-    return result
+    return results[0]
 
 
 async def _roll_back(
-    session: AsyncSession, row: Redemption, reason: str, clock: Clock
-) -> schemas.Redemption | None:
+    session: AsyncSession, rows: list[Redemption], reason: str, clock: Clock
+) -> list[schemas.Redemption]:
+    """Roll back every redemption of ``rows`` still succeeded, giving their uses back in
+    the one lock order redeems take (all vouchers, then per-customer counters, then capped
+    campaigns, each sorted), however many redemptions there are; the ones rolled back."""
     now = clock()
-    done = await session.execute(
-        update(Redemption)
-        .where(Redemption.id == row.id, Redemption.status == RedemptionStatus.succeeded.value)
-        .values(
-            status=RedemptionStatus.rolled_back.value, rolled_back_at=now, rollback_reason=reason
+    done: list[Redemption] = []
+    for row in rows:
+        marked = await session.execute(
+            update(Redemption)
+            .where(Redemption.id == row.id, Redemption.status == RedemptionStatus.succeeded.value)
+            .values(
+                status=RedemptionStatus.rolled_back.value,
+                rolled_back_at=now,
+                rollback_reason=reason,
+            )
+            .execution_options(synchronize_session=False)
         )
-        .execution_options(synchronize_session=False)
-    )
-    if done.rowcount != 1:  # type: ignore[attr-defined]
-        return None
-    await session.refresh(row)
-    items = (await _items_of(session, [row.id])).get(row.id, [])
-    key = row.customer_id or (f"email:{row.customer_email}" if row.customer_email else None)
-    for _, _, voucher in sorted(items, key=lambda i: i[2].code if i[2] else ""):
+        if marked.rowcount == 1:  # type: ignore[attr-defined]
+            await session.refresh(row)
+            done.append(row)
+    items_of = await _items_of(session, [row.id for row in done])
+    uses = [
+        (row, item, campaign, voucher)
+        for row in done
+        for item, campaign, voucher in items_of.get(row.id, [])
+    ]
+    for _, _, _, voucher in sorted(uses, key=lambda use: use[3].code if use[3] else ""):
         if voucher is not None:
             await session.execute(
                 update(Voucher)
@@ -503,7 +520,8 @@ async def _roll_back(
                 .values(redemptions=Voucher.redemptions - 1)
                 .execution_options(synchronize_session=False)
             )
-    for _, campaign, _ in sorted(items, key=lambda i: i[1].id):
+    for row, _, campaign, _ in sorted(uses, key=lambda use: use[2].id):
+        key = _customer_key(row)
         if campaign.per_customer is not None and key is not None:
             await session.execute(
                 update(CustomerUsage)
@@ -515,29 +533,37 @@ async def _roll_back(
                 .values(uses=CustomerUsage.uses - 1)
                 .execution_options(synchronize_session=False)
             )
-    for item, campaign, _ in sorted(items, key=lambda i: i[1].id):
-        if not has_budget(campaign):
-            continue
-        await session.execute(
-            update(Campaign)
-            .where(Campaign.id == campaign.id)
-            .values(
-                redemptions=Campaign.redemptions - 1,
-                spent=Campaign.spent - item.discount,
-                exhausted_announced=False,
+    for _, item, campaign, _ in sorted(uses, key=lambda use: use[2].id):
+        if has_budget(campaign):
+            await session.execute(
+                update(Campaign)
+                .where(Campaign.id == campaign.id)
+                .values(
+                    redemptions=Campaign.redemptions - 1,
+                    spent=Campaign.spent - item.discount,
+                    exhausted_announced=False,
+                )
+                .execution_options(synchronize_session=False)
             )
-            .execution_options(synchronize_session=False)
-        )
-    applied = []
-    for item, campaign, voucher in items:
-        if voucher is not None:
-            await session.refresh(voucher)
-        applied.append((Candidate(campaign, voucher), _cut_of(item)))
-    result = _schema(row, [applied_item(c, cut) for c, cut in applied])
-    events = _voucher_events(VOUCHER_ROLLED_BACK, applied, result)
-    events.append(PendingEvent(REDEMPTION_ROLLED_BACK, row.tenant_id, row.id, result))
+    results: list[schemas.Redemption] = []
+    events: list[PendingEvent] = []
+    for row in done:
+        applied = []
+        for item, campaign, voucher in items_of.get(row.id, []):
+            if voucher is not None:
+                await session.refresh(voucher)
+            applied.append((Candidate(campaign, voucher), _cut_of(item)))
+        result = _schema(row, [applied_item(c, cut) for c, cut in applied])
+        events += _voucher_events(VOUCHER_ROLLED_BACK, applied, result)
+        events.append(PendingEvent(REDEMPTION_ROLLED_BACK, row.tenant_id, row.id, result))
+        results.append(result)
     await record_events(session, events, clock=clock)
-    return result
+    return results
+
+
+def _customer_key(row: Redemption) -> str | None:
+    """Whom the redemption's per-customer uses were counted for (see ``Buyer.key``)."""
+    return row.customer_id or (f"email:{row.customer_email}" if row.customer_email else None)
 
 
 def _cut_of(item: RedemptionItem) -> Cut:
@@ -569,5 +595,4 @@ async def roll_back_for_order(session: AsyncSession, event: EventEnvelope) -> No
             Redemption.status == RedemptionStatus.succeeded.value,
         )
     )
-    for row in list(rows):
-        await _roll_back(session, row, why, utc_now)
+    await _roll_back(session, list(rows), why, utc_now)

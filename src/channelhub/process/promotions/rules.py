@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
-Scalar = int | float | str | bool
+Scalar = int | Annotated[float, Field(allow_inf_nan=False)] | str | bool
 _METADATA_PREFIX = "customer.metadata."
 _METADATA_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
 

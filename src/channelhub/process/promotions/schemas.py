@@ -370,6 +370,7 @@ class Reason(StrEnum):
     rules_not_met = "rules_not_met"
     no_discount = "no_discount"
     not_combinable = "not_combinable"
+    campaign_already_applied = "campaign_already_applied"
 
 
 class Applied(BaseModel):

@@ -5,7 +5,7 @@ of ``PAGE`` rows by id (keyset), each page in a read session of its own, so an e
 millions of rows holds neither a transaction nor the whole table in memory. Exports carry
 no direct personal data: where analysts need to tell customers apart, the e-mail address
 comes as a SHA-256 of its lower-cased form (``customer_email_sha256``), which joins across
-datasets without revealing who it is.
+datasets; it is a pseudonym, not anonymity (anyone holding the address can compute it).
 """
 
 from __future__ import annotations
@@ -325,9 +325,16 @@ class CsvEncoder:
         return buffer.getvalue().encode()
 
 
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _csv_value(value: Any) -> Any:
+    """A cell; text that a spreadsheet would run as a formula (a campaign named
+    ``=HYPERLINK(...)``) gets a leading apostrophe, as OWASP advises for CSV exports."""
     if value is None:
         return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
     if isinstance(value, datetime):
         return value.isoformat().replace("+00:00", "Z")
     if isinstance(value, bool):
