@@ -126,4 +126,7 @@ def retry(
 def catalogue() -> None:
     """Print the event catalogue as Markdown (every type, its description and a real
     example): how docs/events.md is made."""
+    # Every context declares its event types when imported; the app imports them all.
+    import channelhub.experience.app  # noqa: F401
+
     sys.stdout.write(render())

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
 from channelhub.experience.rest.deps import PageDep, PrincipalDep, SessionDep
 from channelhub.experience.rest.schemas import READ_ERRORS, WRITE_ERRORS, ListResponse
 from channelhub.process.customers import schemas
 from channelhub.process.customers import service as customers
+from channelhub.process.privacy import export as privacy
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 
@@ -46,3 +47,35 @@ async def update_metadata(
     keys at most). Promotion rules match them as `customer.metadata.<key>`. Needs
     `customers:write`."""
     return await customers.update_metadata(session, principal, customer_id, data)
+
+
+@router.post(
+    "/{customer_id}/export",
+    responses={
+        200: {
+            "description": "A ZIP archive (`content-disposition: attachment`).",
+            "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+        },
+        **READ_ERRORS,
+    },
+    response_class=Response,
+    summary="Export everything held about a customer (GDPR)",
+)
+async def export_customer(
+    customer_id: Annotated[str, Path(description="Customer id (cus_...).")],
+    session: SessionDep,
+    principal: PrincipalDep,
+) -> Response:
+    """A ZIP archive of everything the hub holds about the customer, as stored: profile
+    and external ids, orders (matched by their e-mail address) with lines, timeline,
+    shipments, returns and refunds, helpdesk tickets with every message, activity and
+    attached file, notifications sent and consents (by e-mail address or phone),
+    redemptions and vouchers given to them; `manifest.json` says what each file holds.
+    Recorded as `customer.data_exported` (who asked, what was included, no personal
+    data). Needs `privacy:write`."""
+    content = await privacy.export_customer(session, principal, customer_id)
+    return Response(
+        content,
+        media_type="application/zip",
+        headers={"content-disposition": f'attachment; filename="{customer_id}-data.zip"'},
+    )
