@@ -188,18 +188,22 @@ async def set_up(client: httpx.AsyncClient, codes: int) -> tuple[str, list[str]]
             )
         )
         made += batch
-    found: list[str] = []
+    return campaign["id"], await codes_of(client, campaign["id"])
+
+
+async def codes_of(client: httpx.AsyncClient, campaign_id: str) -> list[str]:
+    """Every code of a campaign, page by page."""
+    codes: list[str] = []
     cursor = None
-    while len(found) < codes:
-        params: dict[str, Any] = {"campaign_id": campaign["id"], "limit": 200}
+    while True:
+        params: dict[str, Any] = {"campaign_id": campaign_id, "limit": 200}
         if cursor:
             params["cursor"] = cursor
         page = created(await client.get("/v1/vouchers", params=params))
-        found += [item["code"] for item in page["data"]]
+        codes += [item["code"] for item in page["data"]]
         cursor = page.get("next_cursor")
         if not cursor:
-            break
-    return campaign["id"], found
+            return codes
 
 
 async def single_use_race(client: httpx.AsyncClient, racers: int) -> dict[int, int]:
@@ -246,17 +250,7 @@ async def budget_race(client: httpx.AsyncClient, store: Store, racers: int, run:
             json={"count": racers, "code": {"prefix": "BUDGET-", "length": 10}},
         )
     )
-    codes: list[str] = []
-    cursor = None
-    while True:
-        params: dict[str, Any] = {"campaign_id": campaign["id"], "limit": 200}
-        if cursor:
-            params["cursor"] = cursor
-        page = created(await client.get("/v1/vouchers", params=params))
-        codes += [item["code"] for item in page["data"]]
-        cursor = page.get("next_cursor")
-        if not cursor:
-            break
+    codes = await codes_of(client, campaign["id"])
     answers = await asyncio.gather(
         *(
             client.post(

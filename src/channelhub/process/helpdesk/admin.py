@@ -149,12 +149,17 @@ async def _save_queue(
     return _queue(row)
 
 
-async def list_queues(session: AsyncSession, principal: Principal) -> list[schemas.Queue]:
+async def _all(
+    session: AsyncSession, principal: Principal, model: type[Row], *order: Any
+) -> list[Row]:
+    """The tenant's rows of ``model`` in ``order`` (configuration lists are short)."""
     principal.require(READ)
-    rows = await session.scalars(
-        select(Queue).where(Queue.tenant_id == principal.tenant_id).order_by(Queue.name)
-    )
-    return [_queue(row) for row in rows]
+    statement = select(model).where(model.tenant_id == principal.tenant_id).order_by(*order)
+    return list(await session.scalars(statement))
+
+
+async def list_queues(session: AsyncSession, principal: Principal) -> list[schemas.Queue]:
+    return [_queue(row) for row in await _all(session, principal, Queue, Queue.name)]
 
 
 def _agent(row: Agent) -> schemas.Agent:
@@ -197,11 +202,7 @@ async def update_agent(
 
 
 async def list_agents(session: AsyncSession, principal: Principal) -> list[schemas.Agent]:
-    principal.require(READ)
-    rows = await session.scalars(
-        select(Agent).where(Agent.tenant_id == principal.tenant_id).order_by(Agent.name)
-    )
-    return [_agent(row) for row in rows]
+    return [_agent(row) for row in await _all(session, principal, Agent, Agent.name)]
 
 
 def _rule(row: RoutingRule) -> schemas.Rule:
@@ -254,12 +255,7 @@ async def delete_rule(session: AsyncSession, principal: Principal, rule_id: str)
 
 
 async def list_rules(session: AsyncSession, principal: Principal) -> list[schemas.Rule]:
-    principal.require(READ)
-    rows = await session.scalars(
-        select(RoutingRule)
-        .where(RoutingRule.tenant_id == principal.tenant_id)
-        .order_by(RoutingRule.position, RoutingRule.id)
-    )
+    rows = await _all(session, principal, RoutingRule, RoutingRule.position, RoutingRule.id)
     return [_rule(row) for row in rows]
 
 
@@ -391,11 +387,7 @@ async def create_mailbox(
 
 
 async def list_mailboxes(session: AsyncSession, principal: Principal) -> list[schemas.Mailbox]:
-    principal.require(READ)
-    rows = await session.scalars(
-        select(Mailbox).where(Mailbox.tenant_id == principal.tenant_id).order_by(Mailbox.address)
-    )
-    return [_mailbox(row) for row in rows]
+    return [_mailbox(row) for row in await _all(session, principal, Mailbox, Mailbox.address)]
 
 
 async def delete_mailbox(session: AsyncSession, principal: Principal, mailbox_id: str) -> None:

@@ -74,10 +74,14 @@ class Buyer:
 
     @property
     def key(self) -> str | None:
-        """Whom per-customer limits count: the customer, else their e-mail address."""
-        if self.id is not None:
-            return self.id
-        return f"email:{self.email}" if self.email else None
+        return customer_key(self.id, self.email)
+
+
+def customer_key(customer_id: str | None, email: str) -> str | None:
+    """Whom per-customer limits count: the customer, else their e-mail address."""
+    if customer_id is not None:
+        return customer_id
+    return f"email:{email}" if email else None
 
 
 @dataclass

@@ -40,6 +40,7 @@ from channelhub.process.promotions.engine import (
     Candidate,
     Evaluation,
     applied_item,
+    customer_key,
     effect_of,
     evaluate,
 )
@@ -521,7 +522,7 @@ async def _roll_back(
                 .execution_options(synchronize_session=False)
             )
     for row, _, campaign, _ in sorted(uses, key=lambda use: use[2].id):
-        key = _customer_key(row)
+        key = customer_key(row.customer_id, row.customer_email)
         if campaign.per_customer is not None and key is not None:
             await session.execute(
                 update(CustomerUsage)
@@ -559,11 +560,6 @@ async def _roll_back(
         results.append(result)
     await record_events(session, events, clock=clock)
     return results
-
-
-def _customer_key(row: Redemption) -> str | None:
-    """Whom the redemption's per-customer uses were counted for (see ``Buyer.key``)."""
-    return row.customer_id or (f"email:{row.customer_email}" if row.customer_email else None)
 
 
 def _cut_of(item: RedemptionItem) -> Cut:
