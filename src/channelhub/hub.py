@@ -40,6 +40,8 @@ from channelhub.process.helpdesk.jobs import run_slas
 from channelhub.process.helpdesk.models import Ticket
 from channelhub.process.helpdesk.tickets import Answering
 from channelhub.process.inventory.reservations import expire_due
+from channelhub.process.loyalty import earning
+from channelhub.process.loyalty.jobs import expire_points, review_point_tiers
 from channelhub.process.notifications.dispatcher import Dispatcher
 from channelhub.process.orders.closures import apply_fallbacks, reopen_due
 from channelhub.process.orders.timeline import NOTICE_SCHEDULED
@@ -88,6 +90,8 @@ def default_jobs(settings: Settings) -> list[Job]:
         Job("stores_reopened", 60.0, reopen_due),
         Job("helpdesk_slas_checked", 15.0, run_slas),
         Job("campaign_schedules_announced", 30.0, announce_schedules),
+        Job("loyalty_points_expired", 60.0, expire_points),
+        Job("loyalty_tiers_reviewed", 600.0, review_point_tiers),
     ]
 
 
@@ -159,6 +163,13 @@ class Hub:
             redemptions.roll_back_for_order,
             types=redemptions.ROLLBACK_ON,
         )
+        for name, handler, types in (
+            (earning.EARN_CONSUMER, earning.earn_for_order, earning.EARN_ON),
+            (earning.REVERSE_CONSUMER, earning.reverse_for_order, earning.REVERSE_ON),
+            (earning.SEGMENT_CONSUMER, earning.earn_for_segment, earning.SEGMENT_ON),
+            (earning.METADATA_CONSUMER, earning.review_metadata_tiers, earning.METADATA_ON),
+        ):
+            self.consumers.register(name, handler, types=types)
         self.relay = OutboxRelay(
             self.db,
             self.bus,

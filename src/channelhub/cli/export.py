@@ -19,7 +19,9 @@ _TIME_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d
 
 
 def export(
-    dataset: Annotated[str, typer.Argument(help="orders, tickets, vouchers or redemptions.")],
+    dataset: Annotated[
+        str, typer.Argument(help="orders, tickets, vouchers, redemptions or loyalty_ledger.")
+    ],
     tenant: Annotated[str, typer.Option("--tenant", "-t", help="The tenant (id or slug).")],
     output: Annotated[
         Path | None,

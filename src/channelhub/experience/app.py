@@ -26,6 +26,7 @@ from channelhub.experience.rest.routes import (
     helpdesk,
     hooks,
     inventory,
+    loyalty,
     notifications,
     orders,
     promotions,
@@ -98,6 +99,7 @@ def create_app(hub: Runtime, *, run_background: bool = True) -> FastAPI:
         webhooks,
         helpdesk,
         promotions,
+        loyalty,
         exports,
     ):
         app.include_router(module.router)

@@ -12,6 +12,7 @@ from channelhub.process.connections import models as connection_models
 from channelhub.process.customers import models as customer_models
 from channelhub.process.helpdesk import models as helpdesk_models
 from channelhub.process.inventory import models as inventory_models
+from channelhub.process.loyalty import models as loyalty_models
 from channelhub.process.notifications import models as notification_models
 from channelhub.process.orders import models as order_models
 from channelhub.process.promotions import models as promotion_models
@@ -29,6 +30,7 @@ __all__ = [
     "idempotency",
     "inbox_models",
     "inventory_models",
+    "loyalty_models",
     "notification_models",
     "order_models",
     "promotion_models",

@@ -14,6 +14,8 @@ RESOURCES: dict[str, str] = {
     "notifications": "Customer messages: settings, templates, consents and what was sent.",
     "webhooks": "Webhook endpoints, their deliveries and the tenant's webhook policy.",
     "promotions": "Campaigns, vouchers, validations, redemptions and their rollbacks.",
+    "loyalty": "Loyalty programs, members and their points ledger, rewards and custom "
+    "earning events.",
     "privacy": "GDPR requests: a customer's data exported for them (write only).",
     "helpdesk": "Tickets, their messages, merges and ratings; queues, agents, routing rules, "
     "templates, mailboxes and helpdesk metrics.",

@@ -13,10 +13,12 @@ from typing import Any
 
 from sqlalchemy import CursorResult, Executable, Insert, Table
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from channelhub.platform.db.base import Base
+from channelhub.platform.errors import ConflictError
 
 
 def table_of(model: type[Base]) -> Table:
@@ -63,3 +65,13 @@ def dialect_name(session: AsyncSession) -> str:
 
 
 _INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+async def flush_or_conflict(session: AsyncSession, conflict: str, *, field: str) -> None:
+    """Flush what changed; a uniqueness clash is a 409 naming ``field``. The flush runs in
+    a savepoint, so the request's transaction stays usable after the clash."""
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as exc:
+        raise ConflictError(conflict, field=field) from exc

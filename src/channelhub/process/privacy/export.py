@@ -35,6 +35,7 @@ from channelhub.process.helpdesk.models import (
     TicketAttachment,
     TicketMessage,
 )
+from channelhub.process.loyalty.models import LedgerEntry, LoyaltyMember
 from channelhub.process.notifications.models import NotificationConsent, NotificationDelivery
 from channelhub.process.orders.models import (
     Order,
@@ -187,6 +188,15 @@ async def collect(
         session,
         select(Voucher).where(Voucher.tenant_id == tenant_id, Voucher.customer_id == customer.id),
     )
+    memberships = await _rows(
+        session,
+        select(LoyaltyMember).where(
+            LoyaltyMember.tenant_id == tenant_id, LoyaltyMember.customer_id == customer.id
+        ),
+    )
+    files["loyalty_memberships.json"] = memberships
+    statement = _children(LedgerEntry, LedgerEntry.member_id, [m.id for m in memberships])
+    files["loyalty_ledger.json"] = await _rows(session, statement) if statement is not None else []
     records = {name: [row_record(row) for row in rows] for name, rows in files.items()}
     return records, {
         f"attachments/{row.id}-{_safe(row.filename)}": row.content
@@ -228,6 +238,7 @@ tickets.json                your conversations with customer service
 ticket_messages.json        every message in them; attachments/ holds what you attached
 notification_*.json         messages sent to you, and your consent per channel
 redemptions*.json           discounts you used; vouchers.json: codes given to you
+loyalty_*.json              your loyalty memberships and every movement of your points
 manifest.json               when this was made, for whom, and what each file holds
 """
 

@@ -26,8 +26,13 @@ from channelhub.platform.errors import InvalidError, first_validation_error
 from channelhub.platform.events.outbox import record_event
 from channelhub.platform.ids import new_id
 from channelhub.process.promotions import schemas
-from channelhub.process.promotions.campaigns import WRITE, ensure_customer, owned_campaign
-from channelhub.process.promotions.events import VOUCHERS_GENERATED
+from channelhub.process.promotions.campaigns import (
+    WRITE,
+    ensure_customer,
+    owned_campaign,
+    voucher_schema,
+)
+from channelhub.process.promotions.events import VOUCHER_CREATED, VOUCHERS_GENERATED
 from channelhub.process.promotions.models import Campaign, Voucher
 from channelhub.process.promotions.schemas import CodePattern, normalise_code
 
@@ -160,6 +165,32 @@ async def generate(
         codes = {make() for _ in range(wanted)}
         created += await _insert_new(session, [rows.row(code) for code in codes])
     return await _announce(session, principal.tenant_id, campaign.id, created, 0)
+
+
+async def issue_code(
+    session: AsyncSession,
+    campaign: Campaign,
+    customer_id: str,
+    *,
+    prefix: str,
+    expires_at: datetime | None,
+    clock: Clock = utc_now,
+) -> schemas.Voucher:
+    """A new single-use code of ``campaign``, published to one customer (a loyalty
+    reward, a goodwill gesture). Emits ``voucher.created``."""
+    make = _code_maker(CodePattern(prefix=prefix, length=10))
+    rows = _Rows(campaign.tenant_id, campaign, 1, clock())
+    while True:
+        row = rows.row(make(), customer_id=customer_id, published_at=rows.now)
+        row.update(max_redemptions=1, expires_at=expires_at)
+        if await _insert_new(session, [row]):
+            break
+    voucher = await session.get_one(Voucher, row["id"])
+    result = voucher_schema(voucher)
+    await record_event(
+        session, VOUCHER_CREATED, tenant_id=campaign.tenant_id, subject=voucher.id, data=result
+    )
+    return result
 
 
 async def _announce(

@@ -28,6 +28,7 @@ from channelhub.platform.auth.principal import Principal
 from channelhub.platform.db.database import Database
 from channelhub.platform.errors import InvalidError
 from channelhub.process.helpdesk.models import Ticket
+from channelhub.process.loyalty.models import LedgerEntry, LoyaltyMember
 from channelhub.process.orders.models import Order
 from channelhub.process.promotions.models import (
     Campaign,
@@ -105,6 +106,15 @@ def _redemptions(tenant_id: str) -> Select[*tuple[Any, ...]]:
         .join(Redemption, Redemption.id == RedemptionItem.redemption_id)
         .join(Campaign, Campaign.id == RedemptionItem.campaign_id)
         .where(Redemption.tenant_id == tenant_id)
+    )
+    return statement
+
+
+def _loyalty_ledger(tenant_id: str) -> Select[*tuple[Any, ...]]:
+    statement: Select[*tuple[Any, ...]] = (
+        select(LedgerEntry, LoyaltyMember.customer_id)
+        .join(LoyaltyMember, LoyaltyMember.id == LedgerEntry.member_id)
+        .where(LedgerEntry.tenant_id == tenant_id)
     )
     return statement
 
@@ -221,6 +231,35 @@ DATASETS: dict[str, Dataset] = {
         _redemptions,
         Redemption.created_at,
         (Redemption.id, RedemptionItem.position),
+    ),
+    "loyalty_ledger": Dataset(
+        "loyalty_ledger",
+        "loyalty:read",
+        "One row per movement of loyalty points (the ledger is append-only).",
+        (
+            _col("id", pa.string(), "Ledger entry (lpt_...).", lambda r: r[0].id),
+            _col("program_id", pa.string(), "Program (lyp_...).", lambda r: r[0].program_id),
+            _col("member_id", pa.string(), "Member (mbr_...).", lambda r: r[0].member_id),
+            _col("customer_id", pa.string(), "Customer (cus_...).", lambda r: r[1]),
+            _col(
+                "kind", pa.string(), "earn, spend, expire, reverse or adjust.", lambda r: r[0].kind
+            ),
+            _col("points", pa.int64(), "Signed points.", lambda r: r[0].points),
+            _col(
+                "source",
+                pa.string(),
+                "order, event, segment, reward, manual or expiry.",
+                lambda r: r[0].source,
+            ),
+            _col("source_ref", pa.string(), "What moved them.", lambda r: r[0].source_ref),
+            _col("lot_id", pa.string(), "The earning taken from.", lambda r: r[0].lot_id),
+            _col("available_at", TIME, "Spendable from (UTC).", lambda r: r[0].available_at),
+            _col("expires_at", TIME, "Expires (UTC).", lambda r: r[0].expires_at),
+            _col("created_at", TIME, "Recorded (UTC).", lambda r: r[0].created_at),
+        ),
+        _loyalty_ledger,
+        LedgerEntry.created_at,
+        LedgerEntry.id,
     ),
 }
 

@@ -35,7 +35,9 @@ router = APIRouter(prefix="/v1", tags=["exports"])
     summary="Export a dataset",
 )
 async def export(
-    dataset: Annotated[str, Path(description="orders, tickets, vouchers or redemptions.")],
+    dataset: Annotated[
+        str, Path(description="orders, tickets, vouchers, redemptions or loyalty_ledger.")
+    ],
     request: Request,
     principal: PrincipalDep,
     format: Annotated[ExportFormat, Query(description="csv or parquet.")] = ExportFormat.csv,
@@ -48,10 +50,11 @@ async def export(
 ) -> StreamingResponse:
     """Every row of the dataset created in the range, streamed as it is read (pages of
     5,000 rows, each read on its own): `orders` (needs `orders:read`), `tickets`
-    (`helpdesk:read`), `vouchers` and `redemptions` (`promotions:read`). CSV is UTF-8 with
-    a header, ISO 8601 UTC times and empty cells for nulls; Parquet is zstd-compressed with
-    typed columns, one row group per page, and each column's description in its metadata.
-    No personal data: e-mail addresses come as `customer_email_sha256`."""
+    (`helpdesk:read`), `vouchers` and `redemptions` (`promotions:read`), and
+    `loyalty_ledger` (`loyalty:read`). CSV is UTF-8 with a header, ISO 8601 UTC times and
+    empty cells for nulls; Parquet is zstd-compressed with typed columns, one row group per
+    page, and each column's description in its metadata. No personal data: e-mail
+    addresses come as `customer_email_sha256`."""
     hub = get_hub(request)
     wanted = exports.request_for(principal, dataset, since, until)
 

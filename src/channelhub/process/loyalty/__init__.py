@@ -1,0 +1,1 @@
+"""Loyalty: programs, each member's append-only points ledger, tiers and rewards."""

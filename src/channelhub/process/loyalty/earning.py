@@ -1,0 +1,214 @@
+"""What earns points, and what takes them back.
+
+- A paid order (``order.created``/``order.updated``/``order.confirmed`` seen with payment
+  status ``paid``) earns by the program's rate, once per order, pending for the program's
+  return window.
+- A cancelled order, or a refund, takes back in proportion to what was refunded (all of it
+  for a cancellation or a full refund), pending points first.
+- A custom event (an offline receipt scanned at a till, a review) earns by its rule.
+- Entering a segment earns once per segment.
+- A change of the customer's metadata re-checks tiers that are defined on it.
+
+Consumers run in the event's transaction and are idempotent twice over: the consumer
+framework handles each event once, and the ledger refuses a second movement from the same
+source.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from channelhub.platform.events.envelope import EventEnvelope
+from channelhub.platform.events.outbox import record_events
+from channelhub.process.customers.models import Customer
+from channelhub.process.loyalty import schemas, tiers
+from channelhub.process.loyalty.members import (
+    Movement,
+    enrol,
+    entries_of,
+    locked_member,
+    record,
+    review_tier,
+)
+from channelhub.process.loyalty.models import LedgerEntry, LoyaltyMember, LoyaltyProgram
+from channelhub.process.loyalty.programs import earning_of, tiers_of
+from channelhub.process.orders.models import Order
+from channelhub.process.orders.schemas import PaymentStatus
+
+EARN_CONSUMER = "loyalty-earning"
+EARN_ON = ("order.created", "order.updated", "order.confirmed")
+REVERSE_CONSUMER = "loyalty-reversal"
+REVERSE_ON = ("order.cancelled", "refund.issued")
+SEGMENT_CONSUMER = "loyalty-segments"
+SEGMENT_ON = ("customer.segment_entered",)
+METADATA_CONSUMER = "loyalty-metadata-tiers"
+METADATA_ON = ("customer.updated",)
+ORDER_SOURCE = "order"
+
+
+async def _programs(session: AsyncSession, tenant_id: str) -> list[LoyaltyProgram]:
+    return list(
+        await session.scalars(
+            select(LoyaltyProgram)
+            .where(LoyaltyProgram.tenant_id == tenant_id, LoyaltyProgram.active)
+            .order_by(LoyaltyProgram.id)
+        )
+    )
+
+
+async def _member(
+    session: AsyncSession, program: LoyaltyProgram, customer_id: str, now: datetime
+) -> LoyaltyMember | None:
+    """The customer's locked membership; joining if the program enrols by itself."""
+    member = await locked_member(session, program, customer_id)
+    if member is None and program.auto_enroll:
+        member, _ = await enrol(session, program, customer_id, now)
+    return member
+
+
+def _with_tier(program: LoyaltyProgram, member: LoyaltyMember, points: int) -> int:
+    """``points`` with the member's tier multiplier."""
+    return points * tiers.multiplier(tiers_of(program), member.tier or None) // 100
+
+
+async def earn_for_order(session: AsyncSession, event: EventEnvelope) -> None:
+    """Consumer: a paid order earns, once, for its buyer (found by the order's e-mail)."""
+    order = await session.scalar(
+        select(Order).where(Order.tenant_id == event.tenant, Order.id == event.subject)
+    )
+    if order is None or order.payment_status != PaymentStatus.paid.value:
+        return
+    customer_id = await session.scalar(
+        select(Customer.id)
+        .where(
+            Customer.tenant_id == order.tenant_id,
+            func.lower(Customer.email) == order.customer_email.strip().lower(),
+        )
+        .order_by(Customer.id)
+        .limit(1)
+    )
+    if customer_id is None or not order.customer_email.strip():
+        return
+    now = event.time
+    for program in await _programs(session, order.tenant_id):
+        rule = earning_of(program).orders
+        if rule.rate is None or program.currency != order.currency:
+            continue
+        basis = (
+            order.total
+            if rule.basis is schemas.OrderBasis.total
+            else order.subtotal - order.discount_total
+        )
+        member = await _member(session, program, customer_id, now)
+        if member is None:
+            continue
+        points = _with_tier(program, member, rule.rate.of(basis))
+        if points <= 0:
+            continue
+        movement = Movement(
+            schemas.EntryKind.earn,
+            points,
+            ORDER_SOURCE,
+            order.id,
+            reason=f"order {order.number}",
+            available_at=now + timedelta(days=program.pending_days),
+            earns_expiry=True,
+        )
+        await record(session, program, member, [movement], now)
+
+
+async def reverse_for_order(session: AsyncSession, event: EventEnvelope) -> None:
+    """Consumer: take back what an order earned, in proportion to what was refunded."""
+    cancelled = event.type == "order.cancelled"
+    order_id = event.subject if cancelled else event.data.get("order_id")
+    if not isinstance(order_id, str):
+        return
+    order = await session.scalar(
+        select(Order).where(Order.tenant_id == event.tenant, Order.id == order_id)
+    )
+    if order is None:
+        return
+    earnings = list(
+        await session.scalars(
+            select(LedgerEntry).where(
+                LedgerEntry.tenant_id == order.tenant_id,
+                LedgerEntry.kind == schemas.EntryKind.earn.value,
+                LedgerEntry.source == ORDER_SOURCE,
+                LedgerEntry.source_ref == order.id,
+            )
+        )
+    )
+    kept = 0 if cancelled or order.total <= 0 else max(order.total - order.refunded_total, 0)
+    for earning in earnings:
+        member = await session.scalar(
+            select(LoyaltyMember).where(LoyaltyMember.id == earning.member_id).with_for_update()
+        )
+        program = await session.get(LoyaltyProgram, earning.program_id)
+        if member is None or program is None:
+            continue
+        already = -sum(
+            entry.points
+            for entry in await entries_of(session, member.id)
+            if entry.kind == schemas.EntryKind.reverse.value and entry.lot_id == earning.id
+        )
+        keep = earning.points * kept // order.total if kept else 0
+        take = earning.points - keep - already
+        if take <= 0:
+            continue
+        movement = Movement(
+            schemas.EntryKind.reverse,
+            -take,
+            ORDER_SOURCE,
+            f"{order.id}:{event.subject if not cancelled else 'cancelled'}",
+            reason=f"order {order.number} {'cancelled' if cancelled else 'refunded'}",
+            lot_id=earning.id,
+        )
+        await record(session, program, member, [movement], event.time)
+
+
+async def earn_for_segment(session: AsyncSession, event: EventEnvelope) -> None:
+    """Consumer: entering a segment earns what the program promises for it, once."""
+    key, customer_id = event.data.get("segment_key"), event.data.get("customer_id")
+    segment_id = event.data.get("segment_id")
+    if not (isinstance(key, str) and isinstance(customer_id, str) and isinstance(segment_id, str)):
+        return
+    now = event.time
+    for program in await _programs(session, event.tenant):
+        rule = next((r for r in earning_of(program).segments if r.segment == key), None)
+        if rule is None:
+            continue
+        member = await _member(session, program, customer_id, now)
+        if member is None:
+            continue
+        points = _with_tier(program, member, rule.points)
+        movement = Movement(
+            schemas.EntryKind.earn,
+            points,
+            "segment",
+            segment_id,
+            reason=f"joined segment {key}",
+            earns_expiry=True,
+        )
+        await record(session, program, member, [movement], now)
+
+
+async def review_metadata_tiers(session: AsyncSession, event: EventEnvelope) -> None:
+    """Consumer: a customer's metadata changed; tiers defined on it follow at once."""
+    changed = event.data.get("changed")
+    if not isinstance(changed, list):
+        return
+    keys = {name.removeprefix("metadata.") for name in changed if isinstance(name, str)}
+    for program in await _programs(session, event.tenant):
+        program_tiers = tiers_of(program)
+        if program_tiers.basis is not schemas.TierBasis.metadata:
+            continue
+        if program_tiers.metadata_key not in keys:
+            continue
+        member = await locked_member(session, program, event.subject)
+        if member is None:
+            continue
+        moved = await review_tier(session, program, member, [], event.time)
+        await record_events(session, moved, clock=lambda: event.time)

@@ -1,0 +1,405 @@
+"""The loyalty API: programs with earning rules and tiers, points from paid orders and
+offline receipts (pending through the return window), taken back on refunds, rewards
+bought with points, adjustments, and points that expire."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pyarrow.parquet as pq
+import pytest
+
+from channelhub.hub import Hub
+from channelhub.platform.clock import utc_now
+from channelhub.process.loyalty.jobs import expire_points, review_point_tiers
+from tests.fixtures.customers import known_customer
+from tests.fixtures.events import eventually
+from tests.fixtures.hub import TenantKeys
+from tests.fixtures.orders import Orders
+
+BUYER = "ana@example.com"
+"""The e-mail of the orders the ``orders`` fixture places."""
+
+
+async def program(client: httpx.AsyncClient, **body: Any) -> dict[str, Any]:
+    defaults: dict[str, Any] = {
+        "name": f"Club {uuid.uuid4().hex[:8]}",
+        "currency": "EUR",
+        "earning": {
+            "orders": {"rate": {"points": 1, "per_amount": 100}},
+            "events": [{"name": "receipt_scanned", "rate": {"points": 1, "per_amount": 100}}],
+        },
+        "tiers": {
+            "basis": "points",
+            "levels": [
+                {"key": "silver", "name": "Silver", "min_points": 50},
+                {"key": "gold", "name": "Gold", "min_points": 200, "multiplier_percent": 150},
+            ],
+        },
+    }
+    response = await client.post("/v1/loyalty/programs", json={**defaults, **body})
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+async def member_of(client: httpx.AsyncClient, program_id: str, customer_id: str) -> Any:
+    found = await client.get(
+        "/v1/loyalty/members", params={"program_id": program_id, "customer_id": customer_id}
+    )
+    assert found.status_code == 200, found.text
+    items = found.json()["data"]
+    return items[0] if items else None
+
+
+async def receipt(
+    client: httpx.AsyncClient, program_id: str, amount: int, **customer: Any
+) -> httpx.Response:
+    return await client.post(
+        "/v1/loyalty/events",
+        json={
+            "id": f"R-{uuid.uuid4().hex[:10]}",
+            "program_id": program_id,
+            "name": "receipt_scanned",
+            "customer": customer,
+            "amount": amount,
+            "currency": "EUR",
+            "location_id": "loc_lisbon",
+        },
+    )
+
+
+async def test_a_paid_order_earns_points_for_its_buyer_pending_through_the_return_window(
+    hub: Hub, tenant: TenantKeys, client: httpx.AsyncClient, orders: Orders
+) -> None:
+    club = await program(client, pending_days=14)
+    customer_id = await known_customer(hub, tenant, BUYER)
+    await orders.shop.stock(TENT_1__WH=5)
+    await hub.start()
+
+    await orders.place(("TENT-1", 3))
+
+    async def earned() -> bool:
+        return await member_of(client, club["id"], customer_id) is not None
+
+    await eventually(earned, what="the buyer to be enrolled and earn")
+    member = await member_of(client, club["id"], customer_id)
+    assert member["balance"]["pending"] == 30
+    assert member["balance"]["available"] == 0
+    ledger = (await client.get(f"/v1/loyalty/members/{member['id']}/ledger")).json()["data"]
+    (entry,) = ledger
+    assert (entry["kind"], entry["source"], entry["points"]) == ("earn", "order", 30)
+
+
+async def test_an_offline_receipt_earns_once_and_a_new_shopper_becomes_a_customer(
+    client: httpx.AsyncClient,
+) -> None:
+    club = await program(client)
+    body = {
+        "id": "TILL-7-0001",
+        "program_id": club["id"],
+        "name": "receipt_scanned",
+        "customer": {"phone": "+351912345678"},
+        "amount": 4599,
+        "currency": "EUR",
+    }
+
+    first = await client.post("/v1/loyalty/events", json=body)
+    again = await client.post("/v1/loyalty/events", json=body)
+
+    assert first.status_code == 200, first.text
+    assert [e["points"] for e in first.json()["entries"]] == [45]
+    assert again.json()["entries"] == []
+    assert again.json()["member"]["balance"]["available"] == 45
+    customer = await client.get(f"/v1/customers/{first.json()['member']['customer_id']}")
+    assert customer.json()["phone"] == "+351912345678"
+
+
+async def test_an_event_the_program_does_not_know_is_refused_with_its_field(
+    client: httpx.AsyncClient,
+) -> None:
+    club = await program(client)
+
+    response = await client.post(
+        "/v1/loyalty/events",
+        json={
+            "id": "X-1",
+            "program_id": club["id"],
+            "name": "tree_planted",
+            "customer": {"email": BUYER},
+        },
+    )
+
+    assert response.status_code == 422
+    assert response.json()["code"] == "unknown_event"
+    assert response.json()["errors"][0]["pointer"] == "#/name"
+
+
+async def test_earning_enough_moves_a_member_up_and_the_higher_tier_earns_more(
+    client: httpx.AsyncClient,
+) -> None:
+    club = await program(client)
+
+    first = await receipt(client, club["id"], 6000, email="bo@example.com")
+    member = first.json()["member"]
+    assert member["tier"] == "silver"
+    assert member["progress"] == {
+        "points_in_period": 60,
+        "next_tier": "gold",
+        "points_to_next": 140,
+    }
+    second = await receipt(client, club["id"], 15000, email="bo@example.com")
+    third = await receipt(client, club["id"], 1000, email="bo@example.com")
+
+    assert second.json()["member"]["tier"] == "gold"
+    assert [e["points"] for e in third.json()["entries"]] == [15]
+    events = await client.get("/v1/events", params={"type": "loyalty.tier_upgraded"})
+    (upgrade,) = [e for e in events.json()["data"] if e["subject"] == member["id"]]
+    assert (upgrade["data"]["previous"], upgrade["data"]["tier"]) == ("silver", "gold")
+
+
+async def test_a_reward_is_bought_with_points_and_its_code_is_for_that_customer_only(
+    client: httpx.AsyncClient,
+) -> None:
+    club = await program(client)
+    five_off = await client.post(
+        "/v1/campaigns",
+        json={
+            "name": f"Reward {uuid.uuid4().hex[:6]}",
+            "type": "vouchers",
+            "currency": "EUR",
+            "effect": {"kind": "fixed_amount", "amount": 500},
+        },
+    )
+    reward = await client.post(
+        f"/v1/loyalty/programs/{club['id']}/rewards",
+        json={
+            "name": "5 EUR off",
+            "kind": "points_to_money",
+            "cost_points": 100,
+            "campaign_id": five_off.json()["id"],
+        },
+    )
+    assert reward.status_code == 201, reward.text
+    member = (await receipt(client, club["id"], 9000, email="cy@example.com")).json()["member"]
+    request = {"member_id": member["id"], "reward_id": reward.json()["id"]}
+
+    short = await client.post("/v1/loyalty/reward-redemptions", json=request)
+    await receipt(client, club["id"], 2000, email="cy@example.com")
+    bought = await client.post("/v1/loyalty/reward-redemptions", json=request)
+
+    assert short.status_code == 409
+    assert short.json()["code"] == "not_enough_points"
+    assert bought.status_code == 201, bought.text
+    assert bought.json()["balance"]["available"] == 10
+    code = bought.json()["code"]
+    voucher = (await client.get(f"/v1/vouchers/{code}")).json()
+    assert (voucher["customer_id"], voucher["max_redemptions"]) == (member["customer_id"], 1)
+    cart = {"currency": "EUR", "lines": [{"sku": "A", "quantity": 1, "unit_price": 2000}]}
+    stranger = await client.post(
+        "/v1/promotions/validations",
+        json={"cart": cart, "codes": [code], "customer": {"email": "eve@example.com"}},
+    )
+    owner = await client.post(
+        "/v1/promotions/validations",
+        json={"cart": cart, "codes": [code], "customer": {"id": member["customer_id"]}},
+    )
+    assert stranger.json()["valid"] is False
+    assert owner.json()["discount"] == 500
+
+
+async def test_a_reward_for_a_higher_tier_is_refused_and_nothing_is_spent(
+    client: httpx.AsyncClient,
+) -> None:
+    club = await program(client)
+    offer = await client.post(
+        "/v1/campaigns",
+        json={
+            "name": f"Gold {uuid.uuid4().hex[:6]}",
+            "type": "vouchers",
+            "effect": {"kind": "percentage", "percent": 20},
+        },
+    )
+    reward = await client.post(
+        f"/v1/loyalty/programs/{club['id']}/rewards",
+        json={
+            "name": "Gold 20%",
+            "kind": "discount_voucher",
+            "cost_points": 10,
+            "campaign_id": offer.json()["id"],
+            "min_tier": "gold",
+        },
+    )
+    member = (await receipt(client, club["id"], 6000, email="di@example.com")).json()["member"]
+
+    refused = await client.post(
+        "/v1/loyalty/reward-redemptions",
+        json={"member_id": member["id"], "reward_id": reward.json()["id"]},
+    )
+
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "tier_too_low"
+    after = await client.get(f"/v1/loyalty/members/{member['id']}")
+    assert after.json()["balance"]["available"] == 60
+
+
+async def test_a_free_product_reward_needs_a_campaign_that_gives_one(
+    client: httpx.AsyncClient,
+) -> None:
+    club = await program(client)
+    percent = await client.post(
+        "/v1/campaigns",
+        json={
+            "name": f"P {uuid.uuid4().hex[:6]}",
+            "type": "vouchers",
+            "effect": {"kind": "percentage", "percent": 10},
+        },
+    )
+
+    response = await client.post(
+        f"/v1/loyalty/programs/{club['id']}/rewards",
+        json={
+            "name": "Free socks",
+            "kind": "free_product",
+            "cost_points": 10,
+            "campaign_id": percent.json()["id"],
+        },
+    )
+
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["pointer"] == "#/campaign_id"
+
+
+async def test_refunds_take_back_points_in_proportion_and_a_full_refund_all_of_them(
+    hub: Hub, tenant: TenantKeys, client: httpx.AsyncClient, orders: Orders
+) -> None:
+    club = await program(client)
+    customer_id = await known_customer(hub, tenant, BUYER)
+    await orders.shop.stock(TENT_1__WH=5)
+    await hub.start()
+    order = await orders.place(("TENT-1", 4))
+
+    async def balance_is(points: int) -> bool:
+        member = await member_of(client, club["id"], customer_id)
+        return member is not None and member["balance"]["available"] == points
+
+    await eventually(lambda: balance_is(40), what="40 points earned")
+    await orders.post(f"/v1/orders/{order['id']}/refunds", {"amount": 1000, "reason": "one"})
+    await eventually(lambda: balance_is(30), what="a quarter taken back")
+    await orders.post(f"/v1/orders/{order['id']}/refunds", {"reason": "the rest"})
+    await eventually(lambda: balance_is(0), what="all taken back")
+    member = await member_of(client, club["id"], customer_id)
+    assert member["balance"]["earned"] == 0
+
+
+async def test_taking_off_more_points_than_are_available_is_refused(
+    client: httpx.AsyncClient,
+) -> None:
+    club = await program(client)
+    member = (await receipt(client, club["id"], 1000, email="ed@example.com")).json()["member"]
+    path = f"/v1/loyalty/members/{member['id']}/adjustments"
+
+    refused = await client.post(path, json={"points": -11, "reason": "oops", "reference": "A1"})
+    gift = await client.post(path, json={"points": 5, "reason": "sorry", "reference": "A2"})
+    again = await client.post(path, json={"points": 5, "reason": "sorry", "reference": "A2"})
+
+    assert refused.status_code == 422
+    assert refused.json()["code"] == "not_enough_points"
+    assert gift.json()["balance"]["available"] == 15
+    assert again.json()["balance"]["available"] == 15
+
+
+async def test_unspent_points_expire_and_the_expiry_is_recorded_once(
+    hub: Hub, client: httpx.AsyncClient
+) -> None:
+    club = await program(client, expiry_days=30)
+    member = (await receipt(client, club["id"], 5000, email="fi@example.com")).json()["member"]
+    later = utc_now() + timedelta(days=31)
+
+    assert await expire_points(hub.db, clock=lambda: later) >= 1
+    await expire_points(hub.db, clock=lambda: later)
+
+    ledger = (await client.get(f"/v1/loyalty/members/{member['id']}/ledger")).json()["data"]
+    assert [(e["kind"], e["points"]) for e in ledger] == [("expire", -50), ("earn", 50)]
+    events = await client.get("/v1/events", params={"type": "loyalty.points_expired"})
+    assert [e["data"]["points"] for e in events.json()["data"]] == [-50]
+
+
+@pytest.mark.parametrize(
+    ("tiers", "pointer"),
+    [
+        (
+            {
+                "basis": "points",
+                "levels": [
+                    {"key": "gold", "name": "Gold", "min_points": 500},
+                    {"key": "silver", "name": "Silver", "min_points": 100},
+                ],
+            },
+            "#/tiers",
+        ),
+        ({"basis": "metadata", "levels": []}, "#/tiers"),
+    ],
+)
+async def test_tiers_that_cannot_work_are_refused_at_save(
+    client: httpx.AsyncClient, tiers: dict[str, Any], pointer: str
+) -> None:
+    response = await client.post(
+        "/v1/loyalty/programs", json={"name": "Bad", "currency": "EUR", "tiers": tiers}
+    )
+
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["pointer"] == pointer
+
+
+async def test_the_ledger_exports_for_bi_with_each_movement_and_its_customer(
+    client: httpx.AsyncClient,
+) -> None:
+    club = await program(client)
+    first = (await receipt(client, club["id"], 3000, email="gu@example.com")).json()
+    member = first["member"]
+    await client.post(
+        f"/v1/loyalty/members/{member['id']}/adjustments",
+        json={"points": -10, "reason": "correction", "reference": "C-1"},
+    )
+
+    response = await client.get("/v1/exports/loyalty_ledger", params={"format": "parquet"})
+
+    assert response.status_code == 200, response.text
+    table = pq.read_table(io.BytesIO(response.content))
+    assert table.column("points").to_pylist() == [30, -10]
+    assert table.column("kind").to_pylist() == ["earn", "adjust"]
+    assert set(table.column("customer_id").to_pylist()) == {member["customer_id"]}
+    assert "gu@example.com" not in response.content.decode("latin-1")
+
+
+async def test_tiers_by_points_follow_new_thresholds_and_the_moving_period_down(
+    hub: Hub, client: httpx.AsyncClient
+) -> None:
+    club = await program(client)
+    member = (await receipt(client, club["id"], 25000, email="ha@example.com")).json()["member"]
+    assert member["tier"] == "gold"
+    levels = [
+        {"key": "silver", "name": "Silver", "min_points": 50},
+        {"key": "gold", "name": "Gold", "min_points": 300},
+    ]
+    await client.patch(
+        f"/v1/loyalty/programs/{club['id']}", json={"tiers": {"basis": "points", "levels": levels}}
+    )
+
+    await review_point_tiers(hub.db, clock=lambda: utc_now() + timedelta(days=2))
+    silver = (await client.get(f"/v1/loyalty/members/{member['id']}")).json()
+    await review_point_tiers(hub.db, clock=lambda: utc_now() + timedelta(days=400))
+    gone = (await client.get(f"/v1/loyalty/members/{member['id']}")).json()
+
+    assert silver["tier"] == "silver"
+    assert gone["tier"] is None
+    changes = await client.get("/v1/events", params={"subject": member["id"]})
+    assert [e["type"] for e in changes.json()["data"] if "tier" in e["type"]][:2] == [
+        "loyalty.tier_left",
+        "loyalty.tier_downgraded",
+    ]
