@@ -57,6 +57,9 @@ class CustomerCondition(rules.Condition):
     """One comparison of a customer fact with a value."""
 
     vocabulary: ClassVar[rules.Vocabulary] = CUSTOMER_FIELDS
+    of: rules.Target | None = Field(
+        default=None, exclude=True, description="Not used by segment rules (refused)."
+    )
 
 
 class CustomerAll(rules.All):
