@@ -35,6 +35,7 @@ from channelhub.platform.webhooks.queue import CONSUMER as WEBHOOKS_CONSUMER
 from channelhub.platform.webhooks.queue import WEBHOOKS_QUEUED
 from channelhub.platform.webhooks.sender import HANDED_OVER, SenderConfig, WebhookSender
 from channelhub.process.access import RESOURCES
+from channelhub.process.customers import membership
 from channelhub.process.helpdesk.inbound import Receiving
 from channelhub.process.helpdesk.jobs import run_slas
 from channelhub.process.helpdesk.models import Ticket
@@ -162,6 +163,9 @@ class Hub:
             redemptions.ROLLBACK_CONSUMER,
             redemptions.roll_back_for_order,
             types=redemptions.ROLLBACK_ON,
+        )
+        self.consumers.register(
+            membership.ORDERS_CONSUMER, membership.reevaluate_for_order, types=membership.ORDERS_ON
         )
         for name, handler, types in (
             (earning.EARN_CONSUMER, earning.earn_for_order, earning.EARN_ON),

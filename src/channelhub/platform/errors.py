@@ -23,7 +23,8 @@ class ChannelhubError(Exception):
     """An expected failure, with a stable machine-readable ``code`` and a human ``detail``.
 
     ``field`` names the input at fault when there is one (dotted path, e.g.
-    ``variants.0.sku``); ``extra`` carries facts a client can act on (what is available,
+    ``variants.0.sku``, or a JSON pointer ``#/metadata/club.level`` when a key may hold
+    dots); ``extra`` carries facts a client can act on (what is available,
     which id already exists).
     """
 

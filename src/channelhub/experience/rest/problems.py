@@ -164,6 +164,9 @@ def _field_error(field: str | None) -> list[dict[str, Any]] | None:
         return None
     if field[:1].isupper() or field in {"limit", "cursor"}:
         return [{"detail": "see detail", "parameter": field}]
+    if field.startswith("#/"):
+        # Already a JSON pointer: for keys that may hold dots (metadata keys).
+        return [{"detail": "see detail", "pointer": field}]
     return [{"detail": "see detail", "pointer": "#/" + field.replace(".", "/")}]
 
 

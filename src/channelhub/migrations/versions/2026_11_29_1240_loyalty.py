@@ -5,7 +5,7 @@ append-only points ledger (unique per program, kind and source, so nothing moves
 twice) and the rewards catalogue, whose rewards issue codes of a vouchers campaign.
 
 Revision ID: 0011_loyalty
-Revises: 0009_promotions
+Revises: 0010_customer_segments
 Create Date: 2026-11-29 12:29:48.634654
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0011_loyalty"
-down_revision: str | None = "0009_promotions"
+down_revision: str | None = "0010_customer_segments"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

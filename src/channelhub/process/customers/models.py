@@ -1,11 +1,12 @@
-"""Customers as the hub knows them, however many systems know them."""
+"""Customers as the hub knows them, however many systems know them; the tenant's schema for
+their metadata; segments and who is in them."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from channelhub.platform.db.base import Base, TenantScoped
@@ -13,10 +14,15 @@ from channelhub.platform.db.base import Base, TenantScoped
 
 class Customer(TenantScoped, Base):
     __tablename__ = "customers"
-    __table_args__ = (Index("ix_customers_tenant_email", "tenant_id", "email"),)
+    __table_args__ = (
+        Index("ix_customers_tenant_email", "tenant_id", "email"),
+        Index("ix_customers_tenant_phone", "tenant_id", "phone"),
+    )
 
     email: Mapped[str] = mapped_column(String(254), default="")
+    """Stripped and lower-case (``contacts.normalise_email``)."""
     phone: Mapped[str] = mapped_column(String(32), default="")
+    """E.164 (``contacts.normalise_phone``), or empty."""
     name: Mapped[str] = mapped_column(String(200), default="")
     language: Mapped[str] = mapped_column(String(16), default="")
     tier: Mapped[str] = mapped_column(String(32), default="")
@@ -41,3 +47,46 @@ class CustomerExternalId(Base):
     customer_id: Mapped[str] = mapped_column(
         String(40), ForeignKey("customers.id", ondelete="CASCADE"), index=True
     )
+
+
+class CustomerMetadataSchema(Base):
+    """The tenant's rules for customer metadata: checked when metadata is written, never
+    applied to what is stored already."""
+
+    __tablename__ = "customer_metadata_schemas"
+
+    tenant_id: Mapped[str] = mapped_column(String(40), ForeignKey("tenants.id"), primary_key=True)
+    fields: Mapped[dict[str, Any]]
+    """``{"fields": [MetadataField as JSON, ...]}``."""
+    additional: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime]
+
+
+class Segment(TenantScoped, Base):
+    """A named group of customers defined by rules; its members are kept up to date."""
+
+    __tablename__ = "customer_segments"
+    __table_args__ = (UniqueConstraint("tenant_id", "key"),)
+
+    key: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(String(2000), default="")
+    rules: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class SegmentMember(Base):
+    """A customer in a segment since ``entered_at``."""
+
+    __tablename__ = "customer_segment_members"
+    __table_args__ = (Index("ix_customer_segment_members_customer", "customer_id"),)
+
+    segment_id: Mapped[str] = mapped_column(
+        String(40), ForeignKey("customer_segments.id", ondelete="CASCADE"), primary_key=True
+    )
+    customer_id: Mapped[str] = mapped_column(
+        String(40), ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
+    )
+    tenant_id: Mapped[str] = mapped_column(String(40))
+    entered_at: Mapped[datetime]

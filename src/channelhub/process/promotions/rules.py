@@ -6,15 +6,21 @@ string, is refused with the path of the fault instead of quietly never matching.
 A condition is ``{"field": "cart.subtotal", "op": "gte", "value": 5000}``; ``cart.subtotal``
 and ``cart.quantity`` may count only some lines with ``"of": {"skus": [...]}`` or
 ``"of": {"categories": [...]}``.
+
+The fields a rule may name are a ``Vocabulary``. Promotion rules use ``PROMOTION_FIELDS``;
+another context reuses the same trees, operators and type checks over its own facts by
+subclassing ``Condition`` (with its vocabulary) and ``All`` / ``AnyOf`` / ``Not`` (over its
+condition), as customer segments do.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar, Protocol
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
@@ -66,7 +72,6 @@ SET_FIELDS: dict[str, str] = {
     "cart.skus": "The SKUs in the cart.",
     "cart.categories": "The categories of the lines in the cart.",
 }
-_COUNTABLE = {"cart.subtotal", "cart.quantity"}
 _ORDERED_TEXT = {"time.date"}
 
 
@@ -93,24 +98,58 @@ class Target(BaseModel):
         return line.sku in self.skus or any(c in self.categories for c in line.categories)
 
 
-def _kind_of(name: str) -> str:
-    if name in NUMBER_FIELDS:
-        return "number"
-    if name in TEXT_FIELDS:
-        return "text"
-    if name in SET_FIELDS:
-        return "set"
-    if name.startswith(_METADATA_PREFIX) and _METADATA_KEY.match(name[len(_METADATA_PREFIX) :]):
-        return "metadata"
-    known = ", ".join(sorted([*NUMBER_FIELDS, *TEXT_FIELDS, *SET_FIELDS]))
-    raise ValueError(f"unknown field {name!r}: use one of {known}, or customer.metadata.<key>")
+@dataclass(frozen=True)
+class Vocabulary:
+    """The fields rules of one kind may name, by type. ``families`` are fields named by a
+    prefix and a key (``customer.metadata.<key>``): prefix -> (kind, placeholder, key
+    pattern), where kind is ``metadata`` (any scalar) or ``number``."""
+
+    number: Mapping[str, str]
+    text: Mapping[str, str]
+    sets: Mapping[str, str] = field(default_factory=dict)
+    ordered_text: frozenset[str] = frozenset()
+    countable: tuple[str, ...] = ()
+    families: Mapping[str, tuple[str, str, re.Pattern[str]]] = field(default_factory=dict)
+
+    def kind_of(self, name: str) -> str:
+        if name in self.number:
+            return "number"
+        if name in self.text:
+            return "text"
+        if name in self.sets:
+            return "set"
+        for prefix, (kind, _, pattern) in self.families.items():
+            if name.startswith(prefix) and pattern.match(name[len(prefix) :]):
+                return kind
+        known = ", ".join(sorted([*self.number, *self.text, *self.sets]))
+        named = ", ".join(
+            f"{prefix}{placeholder}" for prefix, (_, placeholder, _) in self.families.items()
+        )
+        raise ValueError(f"unknown field {name!r}: use one of {known}, or {named}")
+
+    def family_key(self, name: str) -> tuple[str, str] | None:
+        """(prefix, key) of a field of a family, else None."""
+        for prefix in self.families:
+            if name.startswith(prefix):
+                return prefix, name[len(prefix) :]
+        return None
+
+
+PROMOTION_FIELDS = Vocabulary(
+    number=NUMBER_FIELDS,
+    text=TEXT_FIELDS,
+    sets=SET_FIELDS,
+    ordered_text=frozenset(_ORDERED_TEXT),
+    countable=("cart.subtotal", "cart.quantity"),
+    families={_METADATA_PREFIX: ("metadata", "<key>", _METADATA_KEY)},
+)
 
 
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _check_value(kind: str, name: str, op: Op, value: Any) -> None:
+def _check_value(fields: Vocabulary, kind: str, name: str, op: Op, value: Any) -> None:
     """Raise ValueError unless ``op`` and ``value`` make sense for a field of ``kind``."""
     if op is Op.exists:
         if kind != "metadata" or not isinstance(value, bool):
@@ -128,7 +167,9 @@ def _check_value(kind: str, name: str, op: Op, value: Any) -> None:
             raise ValueError(f"{op} takes a string")
         return
     if op in _SET_OPS:
-        raise ValueError(f"{op} is for set fields (cart.skus, cart.categories)")
+        if not fields.sets:
+            raise ValueError(f"{op} is for set fields, and these rules have none")
+        raise ValueError(f"{op} is for set fields ({', '.join(fields.sets)})")
     is_type = _is_number if kind == "number" else (lambda v: isinstance(v, str))
     if kind == "metadata":
         is_type = lambda v: isinstance(v, str | int | float | bool)  # noqa: E731
@@ -136,7 +177,7 @@ def _check_value(kind: str, name: str, op: Op, value: Any) -> None:
         if not (isinstance(value, list) and value and all(is_type(v) for v in value)):
             raise ValueError(f"{op} takes a non-empty list of {_type_name(kind)}")
         return
-    if op in _ORDERED and kind == "text" and name not in _ORDERED_TEXT:
+    if op in _ORDERED and kind == "text" and name not in fields.ordered_text:
         raise ValueError(f"{name} is text: use eq, ne, in or not_in")
     if not is_type(value):
         raise ValueError(f"{name} {op} takes {_type_name(kind)}")
@@ -148,10 +189,17 @@ def _type_name(kind: str) -> str:
     ]
 
 
+class FactSource(Protocol):
+    """What conditions are checked against: the value of a field (None when unknown)."""
+
+    def value_of(self, name: str, of: Target | None = None) -> Any: ...
+
+
 class Condition(BaseModel):
     """One comparison of a fact with a value."""
 
     model_config = ConfigDict(extra="forbid")
+    vocabulary: ClassVar[Vocabulary] = PROMOTION_FIELDS
 
     field: str = Field(
         min_length=1, max_length=100, description="What to look at, e.g. cart.subtotal."
@@ -165,13 +213,16 @@ class Condition(BaseModel):
 
     @model_validator(mode="after")
     def _type_checked(self) -> Condition:
-        kind = _kind_of(self.field)
-        _check_value(kind, self.field, self.op, self.value)
-        if self.of is not None and self.field not in _COUNTABLE:
-            raise ValueError("of is for cart.subtotal and cart.quantity only")
+        fields = self.vocabulary
+        kind = fields.kind_of(self.field)
+        _check_value(fields, kind, self.field, self.op, self.value)
+        if self.of is not None and self.field not in fields.countable:
+            if not fields.countable:
+                raise ValueError("of is not used by these rules")
+            raise ValueError(f"of is for {' and '.join(fields.countable)} only")
         return self
 
-    def holds(self, facts: Facts) -> bool:
+    def holds(self, facts: FactSource) -> bool:
         actual = facts.value_of(self.field, self.of)
         return _compare(self.op, actual, self.value)
 
@@ -195,14 +246,14 @@ class Not(BaseModel):
     not_: Rule = Field(alias="not", description="It does not hold.")
 
 
-def _rule_kind(value: Any) -> str:
+def rule_kind(value: Any) -> str:
     if isinstance(value, dict):
         for key in ("all", "any", "not"):
             if key in value:
                 return key
         return "condition"
     kinds: dict[type[BaseModel], str] = {All: "all", AnyOf: "any", Not: "not"}
-    return kinds.get(type(value), "condition")
+    return next((kind for cls, kind in kinds.items() if isinstance(value, cls)), "condition")
 
 
 Rule = Annotated[
@@ -210,7 +261,7 @@ Rule = Annotated[
     | Annotated[AnyOf, Tag("any")]
     | Annotated[Not, Tag("not")]
     | Annotated[Condition, Tag("condition")],
-    Discriminator(_rule_kind),
+    Discriminator(rule_kind),
 ]
 """A condition, or ``{"all": [...]}``, ``{"any": [...]}``, ``{"not": {...}}``."""
 
@@ -236,7 +287,7 @@ def check_depth(rule: Rule | None) -> None:
         raise ValueError(f"rules nest at most {_MAX_DEPTH} levels deep")
 
 
-def unmet(rule: Rule | None, facts: Facts) -> str | None:
+def unmet(rule: Rule | None, facts: FactSource) -> str | None:
     """None when the rule holds; otherwise which part of it did not, for a person."""
     if rule is None:
         return None
