@@ -15,6 +15,8 @@ import pytest
 
 from channelhub.hub import Hub
 from channelhub.platform.clock import utc_now
+from channelhub.platform.events.envelope import EventEnvelope
+from channelhub.process.loyalty import earning
 from channelhub.process.loyalty.jobs import expire_points, review_point_tiers
 from tests.fixtures.customers import known_customer
 from tests.fixtures.events import eventually
@@ -403,3 +405,41 @@ async def test_tiers_by_points_follow_new_thresholds_and_the_moving_period_down(
         "loyalty.tier_left",
         "loyalty.tier_downgraded",
     ]
+
+
+async def test_entering_a_segment_earns_its_points_once(
+    hub: Hub, tenant: TenantKeys, client: httpx.AsyncClient
+) -> None:
+    key = f"runners-{uuid.uuid4().hex[:6]}"
+    club = await program(
+        client, earning={"orders": {"rate": None}, "segments": [{"segment": key, "points": 100}]}
+    )
+    segment = await client.post(
+        "/v1/segments",
+        json={
+            "key": key,
+            "name": "Runners",
+            "rules": {"field": "customer.metadata.club", "op": "eq", "value": "runners"},
+        },
+    )
+    assert segment.status_code == 201, segment.text
+    customer_id = await known_customer(hub, tenant, "jo@example.com")
+    await hub.start()
+    path = f"/v1/customers/{customer_id}"
+
+    await client.patch(path, json={"metadata": {"club": "runners"}})
+
+    async def earned() -> bool:
+        member = await member_of(client, club["id"], customer_id)
+        return member is not None and member["balance"]["available"] == 100
+
+    await eventually(earned, what="points for entering the segment")
+    await client.patch(path, json={"metadata": {"club": None}})
+    await client.patch(path, json={"metadata": {"club": "runners"}})
+    events = await client.get("/v1/events", params={"type": "customer.segment_entered"})
+    entered = [e for e in events.json()["data"] if e["subject"] == customer_id]
+    assert len(entered) == 2
+    async with hub.db.transaction() as session:
+        await earning.earn_for_segment(session, EventEnvelope.model_validate(entered[0]))
+    ledger = (await client.get("/v1/exports/loyalty_ledger")).text
+    assert ledger.count(customer_id) == 1
