@@ -443,3 +443,17 @@ async def test_entering_a_segment_earns_its_points_once(
         await earning.earn_for_segment(session, EventEnvelope.model_validate(entered[0]))
     ledger = (await client.get("/v1/exports/loyalty_ledger")).text
     assert ledger.count(customer_id) == 1
+
+
+async def test_a_receipt_finds_its_customer_by_phone_however_it_is_written(
+    client: httpx.AsyncClient,
+) -> None:
+    club = await program(client)
+    first = await receipt(client, club["id"], 1000, phone="+351 912 345 001")
+    second = await receipt(client, club["id"], 1000, phone="00351-912-345-001")
+    wrong = await receipt(client, club["id"], 1000, phone="912 345 001")
+
+    assert second.json()["member"]["id"] == first.json()["member"]["id"]
+    assert second.json()["member"]["balance"]["available"] == 20
+    assert wrong.status_code == 422
+    assert wrong.json()["errors"][0]["pointer"] == "#/customer/phone"

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from channelhub.platform.auth.principal import Principal
 from channelhub.platform.clock import Clock, utc_now
 from channelhub.platform.errors import ConflictError, InvalidError
+from channelhub.process.customers.contacts import normalise_phone
 from channelhub.process.customers.identity import resolve_customer
 from channelhub.process.customers.models import Customer
 from channelhub.process.loyalty import schemas, tiers
@@ -39,15 +40,19 @@ async def _customer_for(
         )
         if found is None:
             raise InvalidError(
-                f"no customer {key.id!r}", field="customer/id", code="customer_not_found"
+                f"no customer {key.id!r}", field="customer.id", code="customer_not_found"
             )
         return found
+    try:
+        phone = normalise_phone(key.phone) if key.phone else None
+    except ValueError as exc:
+        raise InvalidError(str(exc), field="customer.phone") from exc
     customer = await resolve_customer(
         session,
         tenant_id,
         external_id=key.external_id,
         email=key.email,
-        phone=key.phone,
+        phone=phone,
         create=True,
         clock=lambda: now,
     )

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channelhub.platform.events.envelope import EventEnvelope
 from channelhub.platform.events.outbox import record_events
-from channelhub.process.customers.models import Customer
+from channelhub.process.customers.contacts import normalise_phone
+from channelhub.process.customers.identity import resolve_customer
 from channelhub.process.loyalty import schemas, tiers
 from channelhub.process.loyalty.members import (
     Movement,
@@ -74,6 +75,20 @@ def _with_tier(program: LoyaltyProgram, member: LoyaltyMember, points: int) -> i
     return points * tiers.multiplier(tiers_of(program), member.tier or None) // 100
 
 
+async def _buyer_of(session: AsyncSession, order: Order) -> str | None:
+    """The customer an order is from: by its e-mail address, else its phone number
+    (identity resolution; an order from someone the hub does not know earns nothing)."""
+    try:
+        phone = normalise_phone(order.customer_phone) if order.customer_phone else None
+    except ValueError:
+        phone = None
+    email = order.customer_email.strip() or None
+    if email is None and phone is None:
+        return None
+    customer = await resolve_customer(session, order.tenant_id, email=email, phone=phone)
+    return customer.id if customer is not None else None
+
+
 async def earn_for_order(session: AsyncSession, event: EventEnvelope) -> None:
     """Consumer: a paid order earns, once, for its buyer (found by the order's e-mail)."""
     order = await session.scalar(
@@ -81,16 +96,8 @@ async def earn_for_order(session: AsyncSession, event: EventEnvelope) -> None:
     )
     if order is None or order.payment_status != PaymentStatus.paid.value:
         return
-    customer_id = await session.scalar(
-        select(Customer.id)
-        .where(
-            Customer.tenant_id == order.tenant_id,
-            func.lower(Customer.email) == order.customer_email.strip().lower(),
-        )
-        .order_by(Customer.id)
-        .limit(1)
-    )
-    if customer_id is None or not order.customer_email.strip():
+    customer_id = await _buyer_of(session, order)
+    if customer_id is None:
         return
     now = event.time
     for program in await _programs(session, order.tenant_id):
