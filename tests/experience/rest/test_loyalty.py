@@ -457,3 +457,32 @@ async def test_a_receipt_finds_its_customer_by_phone_however_it_is_written(
     assert second.json()["member"]["balance"]["available"] == 20
     assert wrong.status_code == 422
     assert wrong.json()["errors"][0]["pointer"] == "#/customer/phone"
+
+
+async def test_a_program_can_make_its_tier_the_customers_tier_for_promotions(
+    client: httpx.AsyncClient,
+) -> None:
+    club = await program(client, sets_customer_tier=True)
+    silver_only = await client.post(
+        "/v1/campaigns",
+        json={
+            "name": f"Silver {uuid.uuid4().hex[:6]}",
+            "type": "automatic",
+            "effect": {"kind": "percentage", "percent": 5},
+            "rules": {"field": "customer.tier", "op": "eq", "value": "silver"},
+        },
+    )
+    assert silver_only.status_code == 201, silver_only.text
+
+    member = (await receipt(client, club["id"], 6000, email="ki@example.com")).json()["member"]
+
+    customer = (await client.get(f"/v1/customers/{member['customer_id']}")).json()
+    assert customer["tier"] == "silver"
+    cart = {"currency": "EUR", "lines": [{"sku": "A", "quantity": 1, "unit_price": 10000}]}
+    offer = await client.post(
+        "/v1/promotions/validations",
+        json={"cart": cart, "codes": [], "customer": {"id": member["customer_id"]}},
+    )
+    assert offer.json()["discount"] == 500
+    changes = await client.get("/v1/events", params={"subject": member["customer_id"]})
+    assert ["tier"] in [e["data"].get("changed") for e in changes.json()["data"]]

@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("auto_enroll", sa.Boolean(), nullable=False),
+        sa.Column("sets_customer_tier", sa.Boolean(), nullable=False),
         sa.Column("pending_days", sa.Integer(), nullable=False),
         sa.Column("expiry_days", sa.Integer(), nullable=True),
         sa.Column(

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
 from channelhub.platform.auth.principal import Principal
 from channelhub.platform.clock import Clock, utc_now
@@ -23,6 +24,7 @@ from channelhub.platform.errors import InvalidError, NotFoundError
 from channelhub.platform.events.catalog import EventType
 from channelhub.platform.events.outbox import PendingEvent, record_events
 from channelhub.platform.ids import new_id
+from channelhub.process.customers.changes import record_change
 from channelhub.process.customers.models import Customer
 from channelhub.process.loyalty import schemas, tiers
 from channelhub.process.loyalty.events import (
@@ -161,10 +163,30 @@ async def review_tier(
         if program_tiers.basis is schemas.TierBasis.metadata
         else {}
     )
-    changed = tiers.move(
-        member, program_tiers, tiers.tier_for(program_tiers, entries, metadata, now), now
+    tier = tiers.tier_for(program_tiers, entries, metadata, now)
+    changed = tiers.move(member, program_tiers, tier, now)
+    if changed is None:
+        return []
+    if program.sets_customer_tier:
+        await _set_customer_tier(session, member.customer_id, tier or "", now)
+    return [changed]
+
+
+async def _set_customer_tier(
+    session: AsyncSession, customer_id: str, tier: str, now: datetime
+) -> None:
+    """The customer's ``tier`` follows the program's (``customer.updated`` naming it)."""
+    customer = await session.scalar(
+        select(Customer)
+        .options(selectinload(Customer.external_ids))
+        .where(Customer.id == customer_id)
     )
-    return [changed] if changed is not None else []
+    if customer is None or customer.tier == tier:
+        return
+    customer.tier = tier
+    customer.updated_at = now
+    await session.flush()
+    await record_change(session, customer, created=False, changed=["tier"], now=now)
 
 
 async def record(

@@ -27,6 +27,7 @@ class LoyaltyProgram(TenantScoped, Timestamped, Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     currency: Mapped[str] = mapped_column(String(3))
     auto_enroll: Mapped[bool] = mapped_column(Boolean, default=True)
+    sets_customer_tier: Mapped[bool] = mapped_column(Boolean, default=False)
     pending_days: Mapped[int] = mapped_column(Integer, default=0)
     expiry_days: Mapped[int | None] = mapped_column(Integer)
     earning: Mapped[dict[str, Any]]

@@ -48,6 +48,7 @@ def program_schema(row: LoyaltyProgram) -> schemas.Program:
         active=row.active,
         currency=row.currency,
         auto_enroll=row.auto_enroll,
+        sets_customer_tier=row.sets_customer_tier,
         pending_days=row.pending_days,
         expiry_days=row.expiry_days,
         earning=earning_of(row),
@@ -78,6 +79,7 @@ async def create_program(
         active=data.active,
         currency=data.currency,
         auto_enroll=data.auto_enroll,
+        sets_customer_tier=data.sets_customer_tier,
         pending_days=data.pending_days,
         expiry_days=data.expiry_days,
         earning=_json(data.earning),
@@ -139,7 +141,14 @@ async def update_program(
     principal.require(WRITE)
     row = await owned_program(session, principal.tenant_id, program_id)
     given = data.model_fields_set
-    for name in ("name", "description", "active", "auto_enroll", "pending_days"):
+    for name in (
+        "name",
+        "description",
+        "active",
+        "auto_enroll",
+        "sets_customer_tier",
+        "pending_days",
+    ):
         value = getattr(data, name)
         if name in given and value is not None:
             setattr(row, name, value)

@@ -153,6 +153,11 @@ class _ProgramFields(BaseModel):
     auto_enroll: bool = Field(
         True, description="A customer earning for the first time joins by themselves."
     )
+    sets_customer_tier: bool = Field(
+        False,
+        description="The member's tier becomes the customer's `tier` (what promotion rules "
+        "and helpdesk routing match), replacing what other systems set.",
+    )
     pending_days: int = Field(
         0,
         ge=0,
@@ -183,6 +188,7 @@ class ProgramUpdate(BaseModel):
     description: str | None = Field(None, max_length=2000)
     active: bool | None = None
     auto_enroll: bool | None = None
+    sets_customer_tier: bool | None = None
     pending_days: int | None = Field(None, ge=0, le=365)
     expiry_days: int | None = Field(None, ge=1, le=3650)
     earning: Earning | None = None
