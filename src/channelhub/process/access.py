@@ -14,7 +14,7 @@ RESOURCES: dict[str, str] = {
     "notifications": "Customer messages: settings, templates, consents and what was sent.",
     "webhooks": "Webhook endpoints, their deliveries and the tenant's webhook policy.",
     "promotions": "Campaigns, vouchers, validations, redemptions and their rollbacks.",
-    "privacy": "GDPR requests: a customer's data exported for them (write only).",
+    "privacy": "GDPR requests: a customer's data exported for them, or erased (write only).",
     "helpdesk": "Tickets, their messages, merges and ratings; queues, agents, routing rules, "
     "templates, mailboxes and helpdesk metrics.",
 }

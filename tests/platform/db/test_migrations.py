@@ -56,7 +56,10 @@ async def test_upgrade_downgrade_upgrade(empty_engine: AsyncEngine) -> None:
 
     assert created == set(Base.metadata.tables)
     assert after_downgrade == set()
-    assert await migrations.status(empty_engine) == ("0009_promotions", "0009_promotions")
+    assert await migrations.status(empty_engine) == (
+        "0012_customer_erasure",
+        "0012_customer_erasure",
+    )
 
 
 async def test_models_match_migrations(empty_engine: AsyncEngine) -> None:

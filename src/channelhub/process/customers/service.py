@@ -36,6 +36,7 @@ def to_schema(row: Customer) -> schemas.Customer:
             ExternalRef(system=ref.system, id=ref.external_id)
             for ref in sorted(row.external_ids, key=lambda r: (r.system, r.external_id))
         ],
+        erased_at=row.erased_at,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
