@@ -72,7 +72,7 @@ async def test_models_match_migrations(empty_engine: AsyncEngine) -> None:
 
 
 async def test_status_of_an_empty_database(empty_engine: AsyncEngine) -> None:
-    assert await migrations.status(empty_engine) == (None, "0009_promotions")
+    assert await migrations.status(empty_engine) == (None, "0012_customer_erasure")
 
 
 def inbox_body_compression(connection: Connection) -> tuple[str, bool]:

@@ -18,11 +18,12 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Column, ForeignKey, String, Table, Text, func, select
 from standardwebhooks import Webhook
 
 from channelhub.hub import Hub
 from channelhub.migrations.models import Base
+from channelhub.platform.db.base import JSONDocument
 from channelhub.platform.events.consumers import ConsumerRegistry
 from channelhub.platform.events.models import OutboxEvent
 from channelhub.platform.inbox.models import InboxRecord
@@ -31,6 +32,7 @@ from channelhub.process.customers.schemas import CustomerUpsert
 from channelhub.process.customers.service import upsert_customer
 from channelhub.process.notifications.models import NotificationDelivery
 from channelhub.process.orders.schemas import ExternalRef
+from channelhub.process.privacy import erasure, sweep
 from tests.fixtures.connections import connect
 from tests.fixtures.events import eventually
 from tests.fixtures.hub import TenantKeys, http_client, make_settings, new_tenant
@@ -511,3 +513,109 @@ async def test_erasure_needs_the_privacy_scope_and_repeats_as_a_no_op(
     shown = (await client.get(f"/v1/customers/{ana_id}")).json()
     assert shown["email"] != ana.email
     assert shown["email"].endswith("@erased.invalid")
+
+
+@pytest.fixture
+async def later_tables(hub: Hub) -> AsyncIterator[tuple[Table, Table]]:
+    """Two tables the erasure code has never heard of, as a context written later would
+    add them: a tenant's loyalty ledger, and segment members tied to orders by a key."""
+    suffix = _word(8)
+    ledger = Table(
+        f"loyalty_ledger_{suffix}",
+        Base.metadata,
+        Column("id", String(40), primary_key=True),
+        Column("tenant_id", String(40), ForeignKey("tenants.id")),
+        Column("member", String(254)),
+        Column("memo", Text),
+        Column("extra", JSONDocument),
+    )
+    members = Table(
+        f"segment_members_{suffix}",
+        Base.metadata,
+        Column("order_id", String(40), ForeignKey("orders.id"), primary_key=True),
+        Column("segment", String(64), primary_key=True),
+        Column("label", Text),
+    )
+    async with hub.db.engine.begin() as connection:
+        await connection.run_sync(lambda sync: Base.metadata.create_all(sync, [ledger, members]))
+    yield ledger, members
+    async with hub.db.engine.begin() as connection:
+        await connection.run_sync(lambda sync: Base.metadata.drop_all(sync, [members, ledger]))
+    Base.metadata.remove(members)
+    Base.metadata.remove(ledger)
+
+
+async def test_a_table_added_later_is_covered_without_being_named(
+    hub: Hub,
+    client: httpx.AsyncClient,
+    tenant: TenantKeys,
+    orders: Orders,
+    later_tables: tuple[Table, Table],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ledger, members = later_tables
+    # One row a page: every table is read across page boundaries (composite keys too).
+    monkeypatch.setattr(sweep, "PAGE", 1)
+    monkeypatch.setattr(sweep, "BINARY_PAGE", 1)
+    monkeypatch.setattr(erasure, "BINARY_PAGE", 1)
+    ana, bob = Someone.new("Ana"), Someone.new("Bob")
+    other = await new_tenant(hub, "other")
+    await orders.shop.stock(TENT_1__WH=5)
+    ana_id = await _customer(hub, tenant, ana)
+    order = await orders.place(
+        ("TENT-1", 1),
+        customer={"email": ana.email, "name": ana.name},
+        shipping_address=_address(ana),
+    )
+    bob_order = await orders.place(("TENT-1", 1), customer={"email": bob.email, "name": bob.name})
+    rows = [
+        {
+            "id": "led_ana",
+            "tenant_id": tenant.tenant_id,
+            "member": ana.email.upper(),
+            "memo": f"120 points for {ana.name}",
+            "extra": {"phone": ana.phone.replace(" ", ""), "tier": "gold"},
+        },
+        {
+            "id": "led_bob",
+            "tenant_id": tenant.tenant_id,
+            "member": bob.email,
+            "memo": f"80 points for {bob.name}",
+            "extra": {"tier": "silver"},
+        },
+        {
+            "id": "led_other",
+            "tenant_id": other.tenant_id,
+            "member": ana.email,
+            "memo": f"10 points for {ana.name}",
+            "extra": {},
+        },
+    ]
+    segments = [
+        {"order_id": order["id"], "segment": "campers", "label": f"{ana.name}, {ana.street}"},
+        {"order_id": bob_order["id"], "segment": "campers", "label": bob.name},
+    ]
+    async with hub.db.transaction() as session:
+        await session.execute(ledger.insert(), rows)
+        await session.execute(members.insert(), segments)
+
+    erased = await client.post(f"/v1/customers/{ana_id}/erase")
+
+    assert erased.status_code == 200, erased.text
+    assert erased.json()["tables"][ledger.name] == 1
+    assert erased.json()["tables"][members.name] == 1
+    async with hub.db.reader() as session:
+        stored = {
+            row["id"]: dict(row)
+            for row in (await session.execute(select(ledger).order_by(ledger.c.id))).mappings()
+        }
+        labels = dict((await session.execute(select(members.c.order_id, members.c.label))).all())
+    ana_row = stored["led_ana"]
+    assert ana_row["member"].endswith("@erased.invalid")
+    assert ana_row["memo"].startswith("120 points for erased-")
+    assert ana_row["extra"]["tier"] == "gold"
+    assert ana_row["extra"]["phone"].startswith("erased-")
+    assert stored["led_bob"] == rows[1]
+    assert stored["led_other"] == rows[2], "another tenant's row is not the erasure's"
+    assert all(needle not in labels[order["id"]].lower() for needle in ana.needles().values())
+    assert labels[bob_order["id"]] == bob.name

@@ -70,13 +70,13 @@ from channelhub.process.privacy.pseudonyms import (
     Matcher,
     Pseudonyms,
 )
-from channelhub.process.privacy.sweep import PAGE, Changes, Keys, sweep
+from channelhub.process.privacy.sweep import BINARY_PAGE, Changes, Keys, sweep
 from channelhub.process.promotions.models import Redemption
 
 ERASED_REASON = "the customer's personal data was erased"
 
 
-class Erased(BaseModel):
+class CustomerErased(BaseModel):
     """A customer's personal data was erased (no personal data here): the audit trail."""
 
     customer_id: str = Field(description="The customer (cus_...); the row stays, pseudonymised.")
@@ -90,7 +90,7 @@ CUSTOMER_ERASED = declare(
     context="privacy",
     description="A customer's personal data was erased or pseudonymised everywhere in the "
     "hub (GDPR erasure); financial records keep their figures.",
-    data_model=Erased,
+    data_model=CustomerErased,
 )
 
 
@@ -218,7 +218,7 @@ async def erase_customer(
         CUSTOMER_ERASED,
         tenant_id=principal.tenant_id,
         subject=customer.id,
-        data=Erased(
+        data=CustomerErased(
             customer_id=customer.id, requested_by=principal.actor, erased_at=now, tables=tables
         ),
     )
@@ -566,7 +566,7 @@ async def _erase_inbox(
                 select(InboxRecord.id, InboxRecord.body)
                 .where(InboxRecord.tenant_id == tenant_id, InboxRecord.id > after)
                 .order_by(InboxRecord.id)
-                .limit(PAGE)
+                .limit(BINARY_PAGE)
             )
         ).all()
         for record_id, body in page:
@@ -577,7 +577,7 @@ async def _erase_inbox(
                     {"body": REDACTED_BODY},
                 )
                 changes.add(InboxRecord.__tablename__, (record_id,))
-        if len(page) < PAGE:
+        if len(page) < BINARY_PAGE:
             return
         after = page[-1][0]
 

@@ -13,8 +13,9 @@ broadly (a one-word name, a short street line); elsewhere only identifiers speci
 enough not to hit other people are replaced (an e-mail address, a phone number, a full
 name, a street line of several words).
 
-Rows are read in primary-key order, a page at a time, and each changed row is written back
-by its primary key, in the caller's transaction.
+Rows are read in primary-key order, a page at a time (a small one where a row may hold a
+file), and each changed row is written back by its primary key, in the caller's
+transaction.
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ from channelhub.platform.db.core import execute_core
 from channelhub.process.privacy.pseudonyms import Matcher
 
 PAGE = 500
+BINARY_PAGE = 25
+"""Rows per page of a table with a binary column: each row may hold megabytes (a mail
+with its attachments, an attached file)."""
 KEPT = frozenset(
     {
         "orders.number",
@@ -205,13 +209,14 @@ async def _sweep_table(
     primary = list(table.primary_key.columns)
     read = list(dict.fromkeys([*primary, *columns, *(c for c in table.columns if textual(c))]))
     position = tuple_(*primary) if len(primary) > 1 else primary[0]
+    size = BINARY_PAGE if any(isinstance(_base_type(c), LargeBinary) for c in read) else PAGE
     after: tuple[Any, ...] | None = None
     while True:
         statement = (
             select(*read)
             .where(scope if scope is not None else true())
             .order_by(*primary)
-            .limit(PAGE)
+            .limit(size)
         )
         if after is not None:
             statement = statement.where(
@@ -241,6 +246,6 @@ async def _sweep_table(
                     {},
                 )
                 changes.add(table.name, key)
-        if len(rows) < PAGE:
+        if len(rows) < size:
             return
         after = tuple(rows[-1][c.name] for c in primary)
