@@ -31,8 +31,10 @@ from channelhub.platform.webhooks.models import WebhookAttempt, WebhookDelivery
 from channelhub.process.customers.schemas import CustomerUpsert
 from channelhub.process.customers.service import upsert_customer
 from channelhub.process.notifications.models import NotificationDelivery
+from channelhub.process.orders.models import OrderNotice
 from channelhub.process.orders.schemas import ExternalRef
 from channelhub.process.privacy import erasure, sweep
+from channelhub.process.privacy.erasure import ERASED_REASON
 from tests.fixtures.connections import connect
 from tests.fixtures.events import eventually
 from tests.fixtures.hub import TenantKeys, http_client, make_settings, new_tenant
@@ -610,6 +612,22 @@ async def test_a_table_added_later_is_covered_without_being_named(
             for row in (await session.execute(select(ledger).order_by(ledger.c.id))).mappings()
         }
         labels = dict((await session.execute(select(members.c.order_id, members.c.label))).all())
+        notices = [
+            tuple(row)
+            for row in await session.execute(
+                select(OrderNotice.kind, OrderNotice.status, OrderNotice.reason).where(
+                    OrderNotice.order_id == order["id"]
+                )
+            )
+        ]
+        bob_notices = [
+            tuple(row)
+            for row in await session.execute(
+                select(OrderNotice.kind, OrderNotice.status).where(
+                    OrderNotice.order_id == bob_order["id"]
+                )
+            )
+        ]
     ana_row = stored["led_ana"]
     assert ana_row["member"].endswith("@erased.invalid")
     assert ana_row["memo"].startswith("120 points for erased-")
@@ -619,3 +637,7 @@ async def test_a_table_added_later_is_covered_without_being_named(
     assert stored["led_other"] == rows[2], "another tenant's row is not the erasure's"
     assert all(needle not in labels[order["id"]].lower() for needle in ana.needles().values())
     assert labels[bob_order["id"]] == bob.name
+    assert notices == [("order_confirmed", "suppressed", ERASED_REASON)], (
+        "nobody is left to tell: the pending confirmation is not sent to the pseudonym"
+    )
+    assert bob_notices == [("order_confirmed", "pending")]

@@ -61,7 +61,7 @@ from channelhub.process.orders.models import (
     TimelineEntry,
     TrackingEvent,
 )
-from channelhub.process.orders.timeline import NoticeStatus
+from channelhub.process.orders.timeline import suppress_notices
 from channelhub.process.privacy.export import SCOPE, CustomerNotFound
 from channelhub.process.privacy.pseudonyms import (
     REDACTED,
@@ -201,7 +201,16 @@ async def erase_customer(
     pseudonyms = Pseudonyms()
     matchers = Matchers(person, pseudonyms)
     changes = Changes()
-    await _erase_targeted(session, principal.tenant_id, person, pseudonyms, matchers, changes)
+    await _erase_targeted(
+        session,
+        principal.tenant_id,
+        person,
+        pseudonyms,
+        matchers,
+        changes,
+        actor=principal.actor,
+        now=now,
+    )
     _set(changes, customer, erased_at=now, updated_at=now)
     await session.flush()
     await sweep(
@@ -319,11 +328,17 @@ async def _erase_targeted(
     pseudonyms: Pseudonyms,
     matchers: Matchers,
     changes: Changes,
+    *,
+    actor: str,
+    now: datetime,
 ) -> None:
     """Each context's fields that a replacement of identifiers would not make anonymous:
     identity fields, addresses, what the person wrote, files, raw deliveries."""
+    for order in person.orders:
+        # Nobody is left to tell: a notice still pending would go to the pseudonym.
+        await suppress_notices(session, order, None, ERASED_REASON, actor=actor, at=now)
     _erase_profile(person.customer, pseudonyms, changes)
-    _erase_orders(person, pseudonyms, changes)
+    _erase_orders(person, pseudonyms, matchers, changes)
     await _erase_fulfilment(session, person, matchers, changes)
     await _erase_helpdesk(session, person, pseudonyms, matchers, changes)
     texts = matchers.texts.sub
@@ -400,8 +415,11 @@ def _erased_address(
     return erased
 
 
-def _erase_orders(person: Person, pseudonyms: Pseudonyms, changes: Changes) -> None:
+def _erase_orders(
+    person: Person, pseudonyms: Pseudonyms, matchers: Matchers, changes: Changes
+) -> None:
     for order in person.orders:
+        reason = order.cancel_reason
         _set(
             changes,
             order,
@@ -411,6 +429,7 @@ def _erase_orders(person: Person, pseudonyms: Pseudonyms, changes: Changes) -> N
             shipping_address=_erased_address(order.shipping_address, pseudonyms),
             billing_address=_erased_address(order.billing_address, pseudonyms),
             notes=_redacted(order.notes),
+            cancel_reason=reason if reason is None else matchers.texts.sub(reason),
         )
 
 
@@ -421,12 +440,6 @@ async def _erase_fulfilment(
     texts mention the person (a return's note is in their words)."""
     orders = person.order_ids
     texts = matchers.texts.sub
-    await _rewrite(
-        session,
-        changes,
-        select(Order).where(Order.id.in_(orders)),
-        cancel_reason=lambda value: None if value is None else texts(value),
-    )
     await _rewrite(
         session,
         changes,
@@ -466,16 +479,6 @@ async def _erase_fulfilment(
     )
     await _rewrite(
         session, changes, select(OrderNotice).where(OrderNotice.order_id.in_(orders)), reason=texts
-    )
-    # Nobody is left to tell: a notice still pending would go to the pseudonym.
-    await _rewrite(
-        session,
-        changes,
-        select(OrderNotice).where(
-            OrderNotice.order_id.in_(orders), OrderNotice.status == NoticeStatus.pending.value
-        ),
-        status=lambda _: NoticeStatus.suppressed.value,
-        reason=lambda _: ERASED_REASON,
     )
 
 
