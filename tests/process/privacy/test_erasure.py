@@ -229,13 +229,13 @@ async def _chat(client: httpx.AsyncClient, who: Someone, text: str) -> None:
     assert sent.status_code == 201, sent.text
 
 
-async def _customer(hub: Hub, tenant: TenantKeys, who: Someone) -> str:
+async def _customer(hub: Hub, tenant: TenantKeys, who: Someone, shopify_id: str = "") -> str:
     async with hub.db.transaction() as session:
         customer, _ = await upsert_customer(
             session,
             tenant.principal,
             CustomerUpsert(
-                external_id=ExternalRef(system="shopify", id=f"gid-{_word(8)}"),
+                external_id=ExternalRef(system="shopify", id=shopify_id or f"gid-{_word(8)}"),
                 email=who.email,
                 phone=who.phone,
                 name=who.name,
@@ -489,7 +489,7 @@ async def test_erasure_needs_the_privacy_scope_and_repeats_as_a_no_op(
     hub: Hub, client: httpx.AsyncClient, tenant: TenantKeys
 ) -> None:
     ana = Someone.new("Ana")
-    ana_id = await _customer(hub, tenant, ana)
+    ana_id = await _customer(hub, tenant, ana, shopify_id="gid-ana")
     async with http_client(hub, await tenant.make_key("customers:write")) as writer:
         refused = await writer.post(f"/v1/customers/{ana_id}/erase")
     async with http_client(hub, await tenant.make_key("privacy:write")) as privacy:
@@ -515,6 +515,8 @@ async def test_erasure_needs_the_privacy_scope_and_repeats_as_a_no_op(
     shown = (await client.get(f"/v1/customers/{ana_id}")).json()
     assert shown["email"] != ana.email
     assert shown["email"].endswith("@erased.invalid")
+    again = await _customer(hub, tenant, ana, shopify_id="gid-ana")
+    assert again != ana_id, "the storefront telling of her again makes a new customer"
 
 
 @pytest.fixture
