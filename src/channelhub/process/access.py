@@ -16,7 +16,7 @@ RESOURCES: dict[str, str] = {
     "promotions": "Campaigns, vouchers, validations, redemptions and their rollbacks.",
     "loyalty": "Loyalty programs, members and their points ledger, rewards and custom "
     "earning events.",
-    "privacy": "GDPR requests: a customer's data exported for them (write only).",
+    "privacy": "GDPR requests: a customer's data exported for them, or erased (write only).",
     "helpdesk": "Tickets, their messages, merges and ratings; queues, agents, routing rules, "
     "templates, mailboxes and helpdesk metrics.",
 }

@@ -57,8 +57,8 @@ async def test_upgrade_downgrade_upgrade(empty_engine: AsyncEngine) -> None:
     assert created == set(Base.metadata.tables)
     assert after_downgrade == set()
     assert await migrations.status(empty_engine) == (
-        "0011_loyalty",
-        "0011_loyalty",
+        "0012_customer_erasure",
+        "0012_customer_erasure",
     )
 
 
@@ -72,7 +72,7 @@ async def test_models_match_migrations(empty_engine: AsyncEngine) -> None:
 
 
 async def test_status_of_an_empty_database(empty_engine: AsyncEngine) -> None:
-    assert await migrations.status(empty_engine) == (None, "0011_loyalty")
+    assert await migrations.status(empty_engine) == (None, "0012_customer_erasure")
 
 
 def inbox_body_compression(connection: Connection) -> tuple[str, bool]:

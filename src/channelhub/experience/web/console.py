@@ -643,7 +643,8 @@ async def attachment(
         return await _message(
             request,
             "Attachment",
-            "The attachment was over the size cap and was not kept.",
+            "The attachment was not kept: it was over the size cap, or erased with its "
+            "sender's personal data.",
             status_code=422,
         )
     return Response(

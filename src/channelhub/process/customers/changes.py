@@ -38,6 +38,7 @@ def view(row: Customer, segments: Sequence[str]) -> schemas.Customer:
             for ref in sorted(row.external_ids, key=lambda r: (r.system, r.external_id))
         ],
         segments=list(segments),
+        erased_at=row.erased_at,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )

@@ -30,6 +30,9 @@ class Customer(TenantScoped, Base):
     """The merchant's own facts about the customer (shown as ``metadata``); promotion rules
     can match any key."""
     source_updated_at: Mapped[datetime | None]
+    erased_at: Mapped[datetime | None]
+    """Set when the customer's personal data was erased (GDPR): the row stays, holding
+    pseudonyms, so the erasure is visible and the customer's orders keep their link."""
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

@@ -91,6 +91,10 @@ class Customer(BaseModel):
     metadata: Metadata = Field(description="Your own facts about the customer.")
     external_ids: list[ExternalRef] = Field(description="Ids of the customer in other systems.")
     segments: list[str] = Field(description="Keys of the segments the customer is in.")
+    erased_at: datetime | None = Field(
+        description="When their personal data was erased (GDPR): the e-mail, phone and name "
+        "shown are pseudonyms since. Null: not erased."
+    )
     created_at: datetime = Field(description="When first seen (UTC).")
     updated_at: datetime = Field(description="When last changed (UTC).")
 

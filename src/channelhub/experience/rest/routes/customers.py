@@ -12,6 +12,7 @@ from channelhub.experience.rest.schemas import READ_ERRORS, WRITE_ERRORS, ListRe
 from channelhub.process.customers import metadata_schema, schemas
 from channelhub.process.customers import service as customers
 from channelhub.process.customers.contacts import normalise_phone
+from channelhub.process.privacy import erasure
 from channelhub.process.privacy import export as privacy
 
 router = APIRouter(prefix="/v1", tags=["customers"])
@@ -129,3 +130,27 @@ async def put_metadata_schema(
     it is next written. Set no fields and `additional: true` to accept anything again.
     Needs `customers:write`."""
     return await metadata_schema.put_schema(session, principal, data)
+
+
+@router.post(
+    "/customers/{customer_id}/erase",
+    responses=WRITE_ERRORS,
+    summary="Erase a customer's personal data (GDPR)",
+)
+async def erase_customer(
+    customer_id: Annotated[str, Path(description="Customer id (cus_...).")],
+    session: SessionDep,
+    principal: PrincipalDep,
+) -> erasure.Erasure:
+    """Erase the customer's personal data everywhere in the hub, for good: their e-mail
+    addresses, phone numbers, names and street lines become pseudonyms
+    (`erased-<random>@erased.invalid` for an e-mail) in every record that held them —
+    profile, orders, shipments, returns, tickets and messages, notifications, redemptions,
+    the inbox's raw deliveries, the event log, webhook logs, stored responses, and any
+    other table — what they wrote is redacted and the files they attached are deleted.
+    Amounts, order numbers and statuses stay, so orders still read and add up. The
+    customer stays, with `erased_at`; asking again changes nothing (`already_erased`). A
+    later order or upsert with the same e-mail address makes a new customer. Recorded as
+    `customer.erased` (who asked, rows changed per table, no personal data); what erasure
+    cannot reach is listed in docs/privacy.md. Needs `privacy:write`."""
+    return await erasure.erase_customer(session, principal, customer_id)

@@ -219,10 +219,14 @@ async def download(
     principal: PrincipalDep,
 ) -> Response:
     """The attachment as received, always as a download (never rendered by the browser).
-    Needs `helpdesk:read`; 422 for one that was over the size cap."""
+    Needs `helpdesk:read`; 422 for one that was not kept (over the size cap, or erased
+    with the customer's personal data)."""
     found = await helpdesk.attachment(session, principal, ticket_id, attachment_id)
     if found.content is None:
-        raise InvalidError("the attachment was over the size cap and was not kept")
+        raise InvalidError(
+            "the attachment was not kept: it was over the size cap, or erased with its "
+            "sender's personal data"
+        )
     return Response(
         found.content,
         media_type="application/octet-stream",
