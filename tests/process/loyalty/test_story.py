@@ -1,10 +1,14 @@
 """Issue 9's story, end to end on both databases: a customer earns points from an online
 order and from a receipt scanned at a till, moves up to a tier defined on a metadata
 field, buys a reward voucher with the points and uses it on a new order; the order is
-refunded and the voucher comes back, with the points that order earned."""
+refunded and the voucher comes back, with the points that order earned. Finally she asks
+for her data, then for its erasure, and nothing in any table names her any more."""
 
 from __future__ import annotations
 
+import io
+import json
+import zipfile
 from typing import Any
 
 import httpx
@@ -13,10 +17,16 @@ from channelhub.hub import Hub
 from tests.fixtures.customers import known_customer
 from tests.fixtures.events import eventually
 from tests.fixtures.hub import TenantKeys
-from tests.fixtures.orders import Orders
+from tests.fixtures.orders import ADDRESS, Orders
+from tests.fixtures.privacy import Someone, grep_every_table
 
-EMAIL = "ana@example.com"
-"""The buyer of the orders the ``orders`` fixture places."""
+
+def as_buyer(ana: Someone) -> dict[str, Any]:
+    """Order fields that make ``ana`` the buyer."""
+    return {
+        "customer": {"email": ana.email, "name": ana.name, "phone": ana.phone},
+        "shipping_address": {**ADDRESS, "name": ana.name, "line1": ana.street},
+    }
 
 
 async def ok(response: httpx.Response) -> Any:
@@ -73,7 +83,8 @@ async def test_points_from_two_channels_a_metadata_tier_and_a_reward_rolled_back
             },
         )
     )
-    customer_id = await known_customer(hub, tenant, EMAIL)
+    ana = Someone.new("Ana")
+    customer_id = await known_customer(hub, tenant, ana.email, ana.phone)
     await orders.shop.stock(TENT_1__WH=10)
     await hub.start()
 
@@ -88,10 +99,10 @@ async def test_points_from_two_channels_a_metadata_tier_and_a_reward_rolled_back
         return now is not None and now["balance"]["available"] == points
 
     # 1. An online order earns 30 points (3 x 10.00 EUR).
-    await orders.place(("TENT-1", 3))
+    await orders.place(("TENT-1", 3), **as_buyer(ana))
     await eventually(lambda: available_is(30), what="points from the online order")
 
-    # 2. A receipt scanned at a till earns 45 more (45.99 EUR).
+    # 2. A receipt scanned at a till, which knows her by phone, earns 45 more (45.99 EUR).
     scanned = await ok(
         await client.post(
             "/v1/loyalty/events",
@@ -99,7 +110,7 @@ async def test_points_from_two_channels_a_metadata_tier_and_a_reward_rolled_back
                 "id": "TILL-3-20261129-0042",
                 "program_id": club["id"],
                 "name": "receipt_scanned",
-                "customer": {"email": EMAIL},
+                "customer": {"phone": ana.phone},
                 "amount": 4599,
                 "currency": "EUR",
                 "location_id": orders.shop.store_id,
@@ -133,7 +144,7 @@ async def test_points_from_two_channels_a_metadata_tier_and_a_reward_rolled_back
         )
     )
     assert bought["balance"]["available"] == 15
-    order = await orders.place(("TENT-1", 2))
+    order = await orders.place(("TENT-1", 2), **as_buyer(ana))
     redemption = await ok(
         await client.post(
             "/v1/promotions/redemptions",
@@ -170,3 +181,16 @@ async def test_points_from_two_channels_a_metadata_tier_and_a_reward_rolled_back
         ("earn", 20),
         ("reverse", -20),
     ]
+
+    # 6. Her data, then its erasure: no table names her any more; the points stay.
+    archive = await client.post(f"/v1/customers/{customer_id}/export")
+    assert archive.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(archive.content)) as bundle:
+        mine = json.loads(bundle.read("loyalty_ledger.json"))
+    assert len(mine) == 5
+    assert await grep_every_table(hub, ana.needles()), "she was on record before"
+    erased = await ok(await client.post(f"/v1/customers/{customer_id}/erase"))
+    assert erased["already_erased"] is False
+    assert await grep_every_table(hub, ana.needles()) == []
+    after = await ok(await client.get(f"/v1/loyalty/members/{bought['member_id']}"))
+    assert after["balance"]["available"] == 15

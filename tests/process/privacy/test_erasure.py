@@ -4,14 +4,8 @@ else (other customers, other tenants, the money) is exactly as it was."""
 from __future__ import annotations
 
 import base64
-import contextlib
-import email.parser
-import email.policy
 import json
-import random
-import string
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
@@ -41,6 +35,7 @@ from tests.fixtures.hub import TenantKeys, http_client, make_settings, new_tenan
 from tests.fixtures.notifications import Mailbox, configure, mail_settings
 from tests.fixtures.orders import ADDRESS, Orders
 from tests.fixtures.outside import Outside
+from tests.fixtures.privacy import Someone, grep_every_table, word
 from tests.fixtures.webhooks import (
     FAST_WEBHOOKS,
     Receivers,
@@ -79,99 +74,6 @@ async def hub(
     await webhook_http.aclose()
 
 
-def _word(length: int) -> str:
-    return "".join(random.choices(string.ascii_lowercase, k=length))
-
-
-@dataclass(frozen=True)
-class Someone:
-    """A person whose identifiers appear nowhere else in the (shared) test database."""
-
-    email: str
-    phone: str
-    name: str
-    street: str
-
-    @classmethod
-    def new(cls, first: str) -> Someone:
-        surname = _word(9).title()
-        return cls(
-            email=f"{first.lower()}.{surname.lower()}@example.com",
-            phone=f"+351 9{random.randint(10, 99)} {random.randint(100, 999)} "
-            f"{random.randint(100, 999)}",
-            name=f"{first} {surname}",
-            street=f"Rua {_word(8).title()} {random.randint(10, 99)}",
-        )
-
-    @property
-    def digits(self) -> str:
-        return "".join(c for c in self.phone if c.isdigit())
-
-    def needles(self) -> dict[str, str]:
-        """What must not be found, lower-cased (the search ignores case)."""
-        return {
-            "e-mail": self.email.lower(),
-            "phone": self.digits,
-            "national phone": self.digits[3:],
-            "name": self.name.lower(),
-            "surname": self.name.split()[1].lower(),
-            "street": self.street.lower(),
-        }
-
-
-# --- reading every stored value, the way a person would look for themselves -------------
-
-_MAIL = email.parser.BytesParser(policy=email.policy.default)
-
-
-def _texts_of_bytes(data: bytes) -> Iterator[str]:
-    yield data.decode("utf-8", "replace")
-    if data.lstrip()[:1] in (b"{", b"["):
-        with contextlib.suppress(ValueError):
-            yield json.dumps(json.loads(data), ensure_ascii=False)
-        return
-    message = _MAIL.parsebytes(data)
-    for part in message.walk():
-        yield from (f"{key}: {value}" for key, value in part.items())
-        if not part.is_multipart():
-            content = part.get_content()
-            if isinstance(content, bytes):
-                yield from _texts_of_bytes(content)
-            else:
-                yield str(content)
-
-
-def _texts(value: Any) -> Iterator[str]:
-    if isinstance(value, bytes):
-        yield from _texts_of_bytes(value)
-    elif isinstance(value, dict | list):
-        yield json.dumps(value, ensure_ascii=False)
-    elif value is not None:
-        yield str(value)
-
-
-def _spaceless(text: str) -> str:
-    return "".join(c for c in text.lower() if c.isalnum() or c in "@.")
-
-
-async def grep_every_table(hub: Hub, needles: dict[str, str]) -> list[tuple[str, str, str, Any]]:
-    """(table, column, needle, the row's tenant) for every stored value that holds one of
-    the needles: every row of every column of every table, bytes decoded (JSON, MIME
-    mail); phone numbers also with their separators taken out."""
-    found = []
-    async with hub.db.reader() as session:
-        for table in Base.metadata.sorted_tables:
-            for row in (await session.execute(select(table))).mappings():
-                for column, value in row.items():
-                    for text in _texts(value):
-                        lowered, compact = text.lower(), _spaceless(text)
-                        for what, needle in needles.items():
-                            phone = "phone" in what
-                            if (compact if phone else lowered).find(needle) >= 0:
-                                found.append((table.name, column, what, row.get("tenant_id")))
-    return found
-
-
 # --- the story ------------------------------------------------------------------------
 
 
@@ -191,7 +93,7 @@ async def _mail_through_the_inbox(
     mail["From"] = f"{ana.name} <{ana.email}>"
     mail["To"] = address
     mail["Subject"] = f"Torn tent, order {order_number}"
-    mail["Message-ID"] = f"<{_word(12)}@mail.example.com>"
+    mail["Message-ID"] = f"<{word(12)}@mail.example.com>"
     mail.set_content(
         f"Hello, I am {ana.name}. The tent of {order_number} arrived torn.\n"
         f"Please collect it at {ana.street} or call me on {ana.phone}.\n",
@@ -203,7 +105,7 @@ async def _mail_through_the_inbox(
     raw = mail.as_bytes()
     assert ana.name.encode() not in raw.split(b"\n\n", 1)[1], "the body is encoded"
     now = datetime.now(UTC)
-    delivery = f"mail-{_word(8)}"
+    delivery = f"mail-{word(8)}"
     sent = await connection.send(
         raw,
         {
@@ -221,7 +123,7 @@ async def _chat(client: httpx.AsyncClient, who: Someone, text: str) -> None:
         "/v1/helpdesk/messages",
         json={
             "channel": "chat",
-            "external_id": f"chat-{_word(10)}",
+            "external_id": f"chat-{word(10)}",
             "requester": {"name": who.name, "email": who.email},
             "text": text,
         },
@@ -235,7 +137,7 @@ async def _customer(hub: Hub, tenant: TenantKeys, who: Someone, shopify_id: str 
             session,
             tenant.principal,
             CustomerUpsert(
-                external_id=ExternalRef(system="shopify", id=shopify_id or f"gid-{_word(8)}"),
+                external_id=ExternalRef(system="shopify", id=shopify_id or f"gid-{word(8)}"),
                 email=who.email,
                 phone=who.phone,
                 name=who.name,
@@ -333,7 +235,7 @@ async def test_an_erasure_leaves_nothing_of_the_person_anywhere_and_nothing_else
         await client.post(
             "/v1/campaigns",
             json={
-                "name": f"Spring {_word(6)}",
+                "name": f"Spring {word(6)}",
                 "type": "vouchers",
                 "effect": {"kind": "free_shipping"},
                 "per_customer": 3,
@@ -363,7 +265,7 @@ async def test_an_erasure_leaves_nothing_of_the_person_anywhere_and_nothing_else
             billing_address=_address(ana),
             notes=f"{ana.name.split()[0]} asked for gift wrap",
         ),
-        headers={"Idempotency-Key": f"order-{_word(8)}"},
+        headers={"Idempotency-Key": f"order-{word(8)}"},
     )
     assert placed.status_code == 201, placed.text
     order = placed.json()
@@ -524,7 +426,7 @@ async def test_erasure_needs_the_privacy_scope_and_repeats_as_a_no_op(
 async def later_tables(hub: Hub) -> AsyncIterator[tuple[Table, Table]]:
     """Two tables the erasure code has never heard of, as a context written later would
     add them: a tenant's loyalty ledger, and segment members tied to orders by a key."""
-    suffix = _word(8)
+    suffix = word(8)
     ledger = Table(
         f"loyalty_ledger_{suffix}",
         Base.metadata,
