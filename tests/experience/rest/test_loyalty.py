@@ -49,6 +49,22 @@ async def program(client: httpx.AsyncClient, **body: Any) -> dict[str, Any]:
     return created
 
 
+async def offer(client: httpx.AsyncClient, effect: dict[str, Any], **body: Any) -> str:
+    """A vouchers campaign for rewards to issue codes of; its id."""
+    created = await client.post(
+        "/v1/campaigns",
+        json={
+            "name": f"Offer {uuid.uuid4().hex[:8]}",
+            "type": "vouchers",
+            "effect": effect,
+            **body,
+        },
+    )
+    assert created.status_code == 201, created.text
+    campaign_id: str = created.json()["id"]
+    return campaign_id
+
+
 async def member_of(client: httpx.AsyncClient, program_id: str, customer_id: str) -> Any:
     found = await client.get(
         "/v1/loyalty/members", params={"program_id": program_id, "customer_id": customer_id}
@@ -168,22 +184,14 @@ async def test_a_reward_is_bought_with_points_and_its_code_is_for_that_customer_
     client: httpx.AsyncClient,
 ) -> None:
     club = await program(client)
-    five_off = await client.post(
-        "/v1/campaigns",
-        json={
-            "name": f"Reward {uuid.uuid4().hex[:6]}",
-            "type": "vouchers",
-            "currency": "EUR",
-            "effect": {"kind": "fixed_amount", "amount": 500},
-        },
-    )
+    five_off = await offer(client, {"kind": "fixed_amount", "amount": 500}, currency="EUR")
     reward = await client.post(
         f"/v1/loyalty/programs/{club['id']}/rewards",
         json={
             "name": "5 EUR off",
             "kind": "points_to_money",
             "cost_points": 100,
-            "campaign_id": five_off.json()["id"],
+            "campaign_id": five_off,
         },
     )
     assert reward.status_code == 201, reward.text
@@ -218,21 +226,14 @@ async def test_a_reward_for_a_higher_tier_is_refused_and_nothing_is_spent(
     client: httpx.AsyncClient,
 ) -> None:
     club = await program(client)
-    offer = await client.post(
-        "/v1/campaigns",
-        json={
-            "name": f"Gold {uuid.uuid4().hex[:6]}",
-            "type": "vouchers",
-            "effect": {"kind": "percentage", "percent": 20},
-        },
-    )
+    twenty_off = await offer(client, {"kind": "percentage", "percent": 20})
     reward = await client.post(
         f"/v1/loyalty/programs/{club['id']}/rewards",
         json={
             "name": "Gold 20%",
             "kind": "discount_voucher",
             "cost_points": 10,
-            "campaign_id": offer.json()["id"],
+            "campaign_id": twenty_off,
             "min_tier": "gold",
         },
     )
@@ -253,14 +254,7 @@ async def test_a_free_product_reward_needs_a_campaign_that_gives_one(
     client: httpx.AsyncClient,
 ) -> None:
     club = await program(client)
-    percent = await client.post(
-        "/v1/campaigns",
-        json={
-            "name": f"P {uuid.uuid4().hex[:6]}",
-            "type": "vouchers",
-            "effect": {"kind": "percentage", "percent": 10},
-        },
-    )
+    percent = await offer(client, {"kind": "percentage", "percent": 10})
 
     response = await client.post(
         f"/v1/loyalty/programs/{club['id']}/rewards",
@@ -268,7 +262,7 @@ async def test_a_free_product_reward_needs_a_campaign_that_gives_one(
             "name": "Free socks",
             "kind": "free_product",
             "cost_points": 10,
-            "campaign_id": percent.json()["id"],
+            "campaign_id": percent,
         },
     )
 
@@ -479,10 +473,10 @@ async def test_a_program_can_make_its_tier_the_customers_tier_for_promotions(
     customer = (await client.get(f"/v1/customers/{member['customer_id']}")).json()
     assert customer["tier"] == "silver"
     cart = {"currency": "EUR", "lines": [{"sku": "A", "quantity": 1, "unit_price": 10000}]}
-    offer = await client.post(
+    validated = await client.post(
         "/v1/promotions/validations",
         json={"cart": cart, "codes": [], "customer": {"id": member["customer_id"]}},
     )
-    assert offer.json()["discount"] == 500
+    assert validated.json()["discount"] == 500
     changes = await client.get("/v1/events", params={"subject": member["customer_id"]})
     assert ["tier"] in [e["data"].get("changed") for e in changes.json()["data"]]

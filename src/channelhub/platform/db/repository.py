@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from channelhub.platform.db.base import TenantScoped
 from channelhub.platform.db.pagination import Page, PageRequest, keyset_page
+from channelhub.platform.errors import InvalidError, NotFoundError
 
 M = TypeVar("M", bound=TenantScoped)
 
@@ -43,3 +44,27 @@ class TenantRepository(Generic[M]):
     async def paginate(self, statement: Select[M], page: PageRequest) -> Page[M]:
         """Newest first, keyed on the sortable id."""
         return await keyset_page(self.session, statement, self.model.id, page)
+
+
+async def owned_row(
+    session: AsyncSession,
+    model: type[M],
+    tenant_id: str,
+    row_id: str,
+    missing: type[NotFoundError],
+    *,
+    field: str | None = None,
+    for_update: bool = False,
+) -> M:
+    """The tenant's row ``row_id`` of ``model``. Missing (or another tenant's): ``missing``
+    (a 404), or, when the id came in a request body's ``field``, a 422 naming it."""
+    statement = select(model).where(model.tenant_id == tenant_id, model.id == row_id)
+    if for_update:
+        statement = statement.with_for_update()
+    row = await session.scalar(statement)
+    if row is None:
+        message = f"no {missing.code.removesuffix('_not_found').replace('_', ' ')} {row_id!r}"
+        if field is not None:
+            raise InvalidError(message, field=field, code=missing.code)
+        raise missing(message)
+    return row

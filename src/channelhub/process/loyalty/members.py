@@ -20,6 +20,7 @@ from channelhub.platform.auth.principal import Principal
 from channelhub.platform.clock import Clock, utc_now
 from channelhub.platform.db.core import dialect_insert
 from channelhub.platform.db.pagination import Page, PageRequest, keyset_page
+from channelhub.platform.db.repository import owned_row
 from channelhub.platform.errors import InvalidError, NotFoundError
 from channelhub.platform.events.catalog import EventType
 from channelhub.platform.events.outbox import PendingEvent, record_events
@@ -260,15 +261,9 @@ async def record(
 async def owned_member(
     session: AsyncSession, tenant_id: str, member_id: str, *, for_update: bool = False
 ) -> LoyaltyMember:
-    statement = select(LoyaltyMember).where(
-        LoyaltyMember.tenant_id == tenant_id, LoyaltyMember.id == member_id
+    return await owned_row(
+        session, LoyaltyMember, tenant_id, member_id, MemberNotFound, for_update=for_update
     )
-    if for_update:
-        statement = statement.with_for_update()
-    row = await session.scalar(statement)
-    if row is None:
-        raise MemberNotFound(f"no member {member_id!r}")
-    return row
 
 
 async def enrol_customer(

@@ -11,6 +11,7 @@ from channelhub.platform.auth.principal import Principal
 from channelhub.platform.clock import Clock, utc_now
 from channelhub.platform.db.core import flush_or_conflict
 from channelhub.platform.db.pagination import Page, PageRequest, keyset_page
+from channelhub.platform.db.repository import owned_row
 from channelhub.platform.errors import InvalidError, NotFoundError
 from channelhub.platform.events.outbox import record_event
 from channelhub.platform.ids import new_id
@@ -99,16 +100,9 @@ async def create_program(
 async def owned_program(
     session: AsyncSession, tenant_id: str, program_id: str, *, field: str | None = None
 ) -> LoyaltyProgram:
-    row = await session.scalar(
-        select(LoyaltyProgram).where(
-            LoyaltyProgram.tenant_id == tenant_id, LoyaltyProgram.id == program_id
-        )
+    return await owned_row(
+        session, LoyaltyProgram, tenant_id, program_id, ProgramNotFound, field=field
     )
-    if row is None:
-        if field is not None:
-            raise InvalidError(f"no program {program_id!r}", field=field, code="program_not_found")
-        raise ProgramNotFound(f"no program {program_id!r}")
-    return row
 
 
 async def get_program(
@@ -274,16 +268,9 @@ async def create_reward(
 async def owned_reward(
     session: AsyncSession, tenant_id: str, reward_id: str, *, field: str | None = None
 ) -> LoyaltyReward:
-    row = await session.scalar(
-        select(LoyaltyReward).where(
-            LoyaltyReward.tenant_id == tenant_id, LoyaltyReward.id == reward_id
-        )
+    return await owned_row(
+        session, LoyaltyReward, tenant_id, reward_id, RewardNotFound, field=field
     )
-    if row is None:
-        if field is not None:
-            raise InvalidError(f"no reward {reward_id!r}", field=field, code="reward_not_found")
-        raise RewardNotFound(f"no reward {reward_id!r}")
-    return row
 
 
 async def list_rewards(
