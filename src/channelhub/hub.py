@@ -42,7 +42,7 @@ from channelhub.process.helpdesk.models import Ticket
 from channelhub.process.helpdesk.tickets import Answering
 from channelhub.process.inventory.reservations import expire_due
 from channelhub.process.loyalty import earning
-from channelhub.process.loyalty.jobs import expire_points, review_point_tiers
+from channelhub.process.loyalty.jobs import expire_points, review_tiers
 from channelhub.process.notifications.dispatcher import Dispatcher
 from channelhub.process.orders.closures import apply_fallbacks, reopen_due
 from channelhub.process.orders.timeline import NOTICE_SCHEDULED
@@ -92,7 +92,7 @@ def default_jobs(settings: Settings) -> list[Job]:
         Job("helpdesk_slas_checked", 15.0, run_slas),
         Job("campaign_schedules_announced", 30.0, announce_schedules),
         Job("loyalty_points_expired", 60.0, expire_points),
-        Job("loyalty_tiers_reviewed", 600.0, review_point_tiers),
+        Job("loyalty_tiers_reviewed", 600.0, review_tiers),
     ]
 
 

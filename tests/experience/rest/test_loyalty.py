@@ -17,7 +17,7 @@ from channelhub.hub import Hub
 from channelhub.platform.clock import utc_now
 from channelhub.platform.events.envelope import EventEnvelope
 from channelhub.process.loyalty import earning
-from channelhub.process.loyalty.jobs import expire_points, review_point_tiers
+from channelhub.process.loyalty.jobs import expire_points, review_tiers
 from tests.fixtures.customers import known_customer
 from tests.fixtures.events import eventually
 from tests.fixtures.hub import TenantKeys
@@ -387,9 +387,9 @@ async def test_tiers_by_points_follow_new_thresholds_and_the_moving_period_down(
         f"/v1/loyalty/programs/{club['id']}", json={"tiers": {"basis": "points", "levels": levels}}
     )
 
-    await review_point_tiers(hub.db, clock=lambda: utc_now() + timedelta(days=2))
+    await review_tiers(hub.db, clock=lambda: utc_now() + timedelta(days=2))
     silver = (await client.get(f"/v1/loyalty/members/{member['id']}")).json()
-    await review_point_tiers(hub.db, clock=lambda: utc_now() + timedelta(days=400))
+    await review_tiers(hub.db, clock=lambda: utc_now() + timedelta(days=400))
     gone = (await client.get(f"/v1/loyalty/members/{member['id']}")).json()
 
     assert silver["tier"] == "silver"
@@ -401,7 +401,7 @@ async def test_tiers_by_points_follow_new_thresholds_and_the_moving_period_down(
     ]
 
 
-async def test_entering_a_segment_earns_its_points_once(
+async def test_entering_a_segment_earns_its_points_once_per_customer(
     hub: Hub, tenant: TenantKeys, client: httpx.AsyncClient
 ) -> None:
     key = f"runners-{uuid.uuid4().hex[:6]}"
@@ -428,6 +428,14 @@ async def test_entering_a_segment_earns_its_points_once(
         return member is not None and member["balance"]["available"] == 100
 
     await eventually(earned, what="points for entering the segment")
+    other_id = await known_customer(hub, tenant, "jp@example.com")
+    await client.patch(f"/v1/customers/{other_id}", json={"metadata": {"club": "runners"}})
+
+    async def other_earned() -> bool:
+        member = await member_of(client, club["id"], other_id)
+        return member is not None and member["balance"]["available"] == 100
+
+    await eventually(other_earned, what="a second customer's points for the same segment")
     await client.patch(path, json={"metadata": {"club": None}})
     await client.patch(path, json={"metadata": {"club": "runners"}})
     events = await client.get("/v1/events", params={"type": "customer.segment_entered"})
@@ -480,3 +488,118 @@ async def test_a_program_can_make_its_tier_the_customers_tier_for_promotions(
     assert validated.json()["discount"] == 500
     changes = await client.get("/v1/events", params={"subject": member["customer_id"]})
     assert ["tier"] in [e["data"].get("changed") for e in changes.json()["data"]]
+
+
+async def test_one_adjustment_reference_is_one_per_member_not_one_per_program(
+    client: httpx.AsyncClient,
+) -> None:
+    club = await program(client)
+    first = (await receipt(client, club["id"], 1000, email="la@example.com")).json()["member"]
+    second = (await receipt(client, club["id"], 1000, email="lb@example.com")).json()["member"]
+    body = {"points": 50, "reason": "ticket 1", "reference": "TICKET-1"}
+
+    for member in (first, second):
+        adjusted = await client.post(f"/v1/loyalty/members/{member['id']}/adjustments", json=body)
+        assert adjusted.json()["balance"]["available"] == 60
+
+
+async def test_a_reward_whose_campaign_is_used_up_is_refused_before_points_are_spent(
+    client: httpx.AsyncClient,
+) -> None:
+    club = await program(client)
+    capped = await offer(
+        client, {"kind": "fixed_amount", "amount": 500}, currency="EUR", budget={"redemptions": 1}
+    )
+    await client.post(f"/v1/campaigns/{capped}/vouchers", json={"code": "ONLY-ONE"})
+    cart = {"currency": "EUR", "lines": [{"sku": "A", "quantity": 1, "unit_price": 2000}]}
+    await client.post("/v1/promotions/redemptions", json={"cart": cart, "codes": ["ONLY-ONE"]})
+    reward = await client.post(
+        f"/v1/loyalty/programs/{club['id']}/rewards",
+        json={"name": "5 off", "kind": "points_to_money", "cost_points": 10, "campaign_id": capped},
+    )
+    member = (await receipt(client, club["id"], 2000, email="mo@example.com")).json()["member"]
+
+    refused = await client.post(
+        "/v1/loyalty/reward-redemptions",
+        json={"member_id": member["id"], "reward_id": reward.json()["id"]},
+    )
+
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "campaign_exhausted"
+    after = await client.get(f"/v1/loyalty/members/{member['id']}")
+    assert after.json()["balance"]["available"] == 20
+
+
+@pytest.mark.parametrize(
+    ("change", "pointer"),
+    [
+        ({"id": "R" * 100, "name": "n" * 32}, None),
+        ({"amount": 2**62}, "#/amount"),
+        ({"occurred_at": "0001-01-01T00:00:00+01:00"}, "#/occurred_at"),
+        ({"occurred_at": "2020-01-01T00:00:00Z"}, "#/occurred_at"),
+    ],
+)
+async def test_odd_events_are_refused_or_recorded_never_a_server_error(
+    client: httpx.AsyncClient, change: dict[str, Any], pointer: str | None
+) -> None:
+    name = change.get("name", "receipt_scanned")
+    club = await program(
+        client,
+        earning={"events": [{"name": name, "rate": {"points": 10, "per_amount": 1}}]},
+    )
+    body = {
+        "id": "E-1",
+        "program_id": club["id"],
+        "name": name,
+        "customer": {"email": "no@example.com"},
+        "amount": 100,
+        "currency": "EUR",
+        **change,
+    }
+
+    response = await client.post("/v1/loyalty/events", json=body)
+
+    if pointer is None:
+        assert response.status_code == 200, response.text
+    else:
+        assert response.status_code == 422, response.text
+        assert response.json()["errors"][0]["pointer"] == pointer
+
+
+async def test_an_order_refunded_in_part_before_it_earns_earns_only_its_kept_share(
+    hub: Hub, tenant: TenantKeys, client: httpx.AsyncClient, orders: Orders
+) -> None:
+    club = await program(client)
+    customer_id = await known_customer(hub, tenant, BUYER)
+    await orders.shop.stock(TENT_1__WH=5)
+    order = await orders.place(("TENT-1", 4))
+    await orders.post(f"/v1/orders/{order['id']}/refunds", {"amount": 1, "reason": "a cent"})
+    await orders.post(f"/v1/orders/{order['id']}/refunds", {"amount": 150, "reason": "some"})
+
+    await hub.start()
+
+    async def settled() -> bool:
+        member = await member_of(client, club["id"], customer_id)
+        return member is not None and member["balance"]["available"] == 39
+
+    # 1.51 of 40.00 refunded takes back 1 point of 40 (rounded in the customer's favour).
+    await eventually(settled, what="40 points earned and 1 taken back")
+    member = await member_of(client, club["id"], customer_id)
+    assert (member["balance"]["earned"], member["balance"]["available"]) == (39, 39)
+
+
+async def test_lowered_thresholds_reach_members_without_a_tier_at_the_next_review(
+    hub: Hub, client: httpx.AsyncClient
+) -> None:
+    club = await program(client)
+    member = (await receipt(client, club["id"], 4000, email="nu@example.com")).json()["member"]
+    assert member["tier"] is None
+    levels = [{"key": "silver", "name": "Silver", "min_points": 30}]
+    await client.patch(
+        f"/v1/loyalty/programs/{club['id']}", json={"tiers": {"basis": "points", "levels": levels}}
+    )
+
+    await review_tiers(hub.db, limit=10_000, clock=lambda: utc_now() + timedelta(days=2))
+
+    after = (await client.get(f"/v1/loyalty/members/{member['id']}")).json()
+    assert after["tier"] == "silver"

@@ -116,3 +116,25 @@ def test_only_earnings_inside_the_period_count_toward_tiers_less_their_reversals
 
     assert points_in_period([old, recent, refunded, gift], day(400), 365) == 200
     assert points_in_period([old, recent, refunded, gift], day(300), 365) == 700
+
+
+def test_reversing_points_that_already_expired_takes_nothing_twice() -> None:
+    lot = entry("earn", 100, 0, expires=10)
+    later = entry("earn", 50, 11)
+    reversed_ = entry("reverse", -100, 12, lot=lot)
+
+    state = replay([lot, later, reversed_], day(13))
+
+    assert (state.available, state.expired, state.earned) == (50, 100, 50)
+
+
+def test_reversing_a_partly_spent_lot_owes_only_the_spent_part() -> None:
+    lot = entry("earn", 100, 0)
+    other = entry("earn", 80, 0, expires=50)
+    spend = entry("spend", -120, 1)  # 80 from the lot expiring first, 40 from this one
+    reversed_ = entry("reverse", -100, 2, lot=lot)
+
+    state = replay([lot, other, spend, reversed_], day(3))
+
+    # 60 left of the lot go back; the 40 spent of it are owed.
+    assert state.available == -40

@@ -139,7 +139,7 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("lot_id", sa.String(length=40), nullable=True),
         sa.Column("source", sa.String(length=16), nullable=False),
-        sa.Column("source_ref", sa.String(length=128), nullable=False),
+        sa.Column("source_ref", sa.String(length=200), nullable=False),
         sa.Column("reason", sa.String(length=500), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("id", sa.String(length=40), nullable=False),

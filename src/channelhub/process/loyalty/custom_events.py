@@ -24,6 +24,7 @@ from channelhub.process.loyalty.members import (
     member_schema,
     record,
 )
+from channelhub.process.loyalty.models import LoyaltyProgram
 from channelhub.process.loyalty.programs import WRITE, earning_of, owned_program, tiers_of
 
 EVENT_SOURCE = "event"
@@ -60,6 +61,26 @@ async def _customer_for(
     return customer.id
 
 
+MAX_AGE = timedelta(days=90)
+"""How late an event may be told (a till that was offline, a batch upload)."""
+
+
+def _check_age(program: LoyaltyProgram, occurred: datetime, pending: bool, now: datetime) -> None:
+    if occurred < now - MAX_AGE:
+        raise InvalidError(
+            f"events older than {MAX_AGE.days} days earn nothing",
+            field="occurred_at",
+            code="event_too_old",
+        )
+    available = occurred + timedelta(days=program.pending_days if pending else 0)
+    if program.expiry_days and available + timedelta(days=program.expiry_days) <= now:
+        raise InvalidError(
+            "the points of an event this old would already have expired",
+            field="occurred_at",
+            code="event_too_old",
+        )
+
+
 async def earn_for_event(
     session: AsyncSession,
     principal: Principal,
@@ -88,6 +109,7 @@ async def earn_for_event(
         )
     now = clock()
     occurred = min(data.occurred_at or now, now)
+    _check_age(program, occurred, rule.pending, now)
     customer_id = await _customer_for(session, principal.tenant_id, data.customer, now)
     member = await locked_member(session, program, customer_id)
     if member is None:
@@ -99,7 +121,13 @@ async def earn_for_event(
             )
         member, _ = await enrol(session, program, customer_id, now)
     points = rule.points + (rule.rate.of(data.amount) if rule.rate and data.amount else 0)
-    points = points * tiers.multiplier(tiers_of(program), member.tier or None) // 100
+    points = tiers.with_multiplier(tiers_of(program), member.tier or None, points)
+    if points > schemas.MAX_POINTS:
+        raise InvalidError(
+            f"one event earns {schemas.MAX_POINTS} points at most",
+            field="amount",
+            code="too_many_points",
+        )
     written = []
     if points > 0:
         where = f" at {data.location_id}" if data.location_id else ""

@@ -37,7 +37,7 @@ from channelhub.process.loyalty.members import (
 from channelhub.process.loyalty.models import LedgerEntry, LoyaltyMember, LoyaltyProgram
 from channelhub.process.loyalty.programs import earning_of, tiers_of
 from channelhub.process.orders.models import Order
-from channelhub.process.orders.schemas import PaymentStatus
+from channelhub.process.orders.schemas import OrderStatus, PaymentStatus
 
 EARN_CONSUMER = "loyalty-earning"
 EARN_ON = ("order.created", "order.updated", "order.confirmed")
@@ -71,8 +71,9 @@ async def _member(
 
 
 def _with_tier(program: LoyaltyProgram, member: LoyaltyMember, points: int) -> int:
-    """``points`` with the member's tier multiplier."""
-    return points * tiers.multiplier(tiers_of(program), member.tier or None) // 100
+    """``points`` with the member's tier multiplier, at most ``MAX_POINTS`` at once."""
+    earned = tiers.with_multiplier(tiers_of(program), member.tier or None, points)
+    return min(earned, schemas.MAX_POINTS)
 
 
 async def _buyer_of(session: AsyncSession, order: Order) -> str | None:
@@ -89,12 +90,75 @@ async def _buyer_of(session: AsyncSession, order: Order) -> str | None:
     return customer.id if customer is not None else None
 
 
-async def earn_for_order(session: AsyncSession, event: EventEnvelope) -> None:
-    """Consumer: a paid order earns, once, for its buyer (found by the order's e-mail)."""
-    order = await session.scalar(
-        select(Order).where(Order.tenant_id == event.tenant, Order.id == event.subject)
+_EARNS = {PaymentStatus.paid.value, PaymentStatus.partially_refunded.value}
+
+
+async def _locked_order(session: AsyncSession, tenant_id: str, order_id: str) -> Order | None:
+    """The order, locked as the orders context locks it: earning and taking back for one
+    order never interleave (a cancellation committing while its points are earned)."""
+    order: Order | None = await session.scalar(
+        select(Order)
+        .where(Order.tenant_id == tenant_id, Order.id == order_id)
+        .with_for_update(key_share=True)
     )
-    if order is None or order.payment_status != PaymentStatus.paid.value:
+    return order
+
+
+def owed_back(order: Order, earned: int) -> int:
+    """What a cancellation or refunds take back of ``earned``: all of it when the order is
+    cancelled or refunded in full, else the share of its total refunded, rounded down
+    (in the customer's favour)."""
+    if (
+        order.status == OrderStatus.cancelled.value
+        or order.total <= 0
+        or order.refunded_total >= order.total
+    ):
+        return earned
+    return earned * order.refunded_total // order.total
+
+
+async def _take_back(
+    session: AsyncSession,
+    order: Order,
+    earning: LedgerEntry,
+    why: str,
+    now: datetime,
+) -> None:
+    """Reverse what ``order`` now owes back of ``earning`` and was not yet reversed."""
+    member = await session.scalar(
+        select(LoyaltyMember).where(LoyaltyMember.id == earning.member_id).with_for_update()
+    )
+    program = await session.get(LoyaltyProgram, earning.program_id)
+    if member is None or program is None:
+        return
+    already = -sum(
+        entry.points
+        for entry in await entries_of(session, member.id)
+        if entry.kind == schemas.EntryKind.reverse.value and entry.lot_id == earning.id
+    )
+    take = owed_back(order, earning.points) - already
+    if take <= 0:
+        return
+    movement = Movement(
+        schemas.EntryKind.reverse,
+        -take,
+        ORDER_SOURCE,
+        f"{order.id}:{why}",
+        reason=f"order {order.number} {'cancelled' if why == 'cancelled' else 'refunded'}",
+        lot_id=earning.id,
+    )
+    await record(session, program, member, [movement], now)
+
+
+async def earn_for_order(session: AsyncSession, event: EventEnvelope) -> None:
+    """Consumer: a paid order earns, once, for its buyer. An order refunded in part by the
+    time it earns has the refunded share taken back at once."""
+    order = await _locked_order(session, event.tenant, event.subject)
+    if (
+        order is None
+        or order.payment_status not in _EARNS
+        or order.status == OrderStatus.cancelled.value
+    ):
         return
     customer_id = await _buyer_of(session, order)
     if customer_id is None:
@@ -124,7 +188,9 @@ async def earn_for_order(session: AsyncSession, event: EventEnvelope) -> None:
             available_at=now + timedelta(days=program.pending_days),
             earns_expiry=True,
         )
-        await record(session, program, member, [movement], now)
+        for earning in await record(session, program, member, [movement], now):
+            if order.refunded_total > 0:
+                await _take_back(session, order, earning, "refunded-before-earning", now)
 
 
 async def reverse_for_order(session: AsyncSession, event: EventEnvelope) -> None:
@@ -133,47 +199,20 @@ async def reverse_for_order(session: AsyncSession, event: EventEnvelope) -> None
     order_id = event.subject if cancelled else event.data.get("order_id")
     if not isinstance(order_id, str):
         return
-    order = await session.scalar(
-        select(Order).where(Order.tenant_id == event.tenant, Order.id == order_id)
-    )
+    order = await _locked_order(session, event.tenant, order_id)
     if order is None:
         return
-    earnings = list(
-        await session.scalars(
-            select(LedgerEntry).where(
-                LedgerEntry.tenant_id == order.tenant_id,
-                LedgerEntry.kind == schemas.EntryKind.earn.value,
-                LedgerEntry.source == ORDER_SOURCE,
-                LedgerEntry.source_ref == order.id,
-            )
+    earnings = await session.scalars(
+        select(LedgerEntry).where(
+            LedgerEntry.tenant_id == order.tenant_id,
+            LedgerEntry.kind == schemas.EntryKind.earn.value,
+            LedgerEntry.source == ORDER_SOURCE,
+            LedgerEntry.source_ref == order.id,
         )
     )
-    kept = 0 if cancelled or order.total <= 0 else max(order.total - order.refunded_total, 0)
-    for earning in earnings:
-        member = await session.scalar(
-            select(LoyaltyMember).where(LoyaltyMember.id == earning.member_id).with_for_update()
-        )
-        program = await session.get(LoyaltyProgram, earning.program_id)
-        if member is None or program is None:
-            continue
-        already = -sum(
-            entry.points
-            for entry in await entries_of(session, member.id)
-            if entry.kind == schemas.EntryKind.reverse.value and entry.lot_id == earning.id
-        )
-        keep = earning.points * kept // order.total if kept else 0
-        take = earning.points - keep - already
-        if take <= 0:
-            continue
-        movement = Movement(
-            schemas.EntryKind.reverse,
-            -take,
-            ORDER_SOURCE,
-            f"{order.id}:{event.subject if not cancelled else 'cancelled'}",
-            reason=f"order {order.number} {'cancelled' if cancelled else 'refunded'}",
-            lot_id=earning.id,
-        )
-        await record(session, program, member, [movement], event.time)
+    why = "cancelled" if cancelled else event.subject
+    for earning in list(earnings):
+        await _take_back(session, order, earning, why, event.time)
 
 
 async def earn_for_segment(session: AsyncSession, event: EventEnvelope) -> None:
@@ -195,7 +234,7 @@ async def earn_for_segment(session: AsyncSession, event: EventEnvelope) -> None:
             schemas.EntryKind.earn,
             points,
             "segment",
-            segment_id,
+            f"{segment_id}:{member.id}",
             reason=f"joined segment {key}",
             earns_expiry=True,
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import aliased
 
 from channelhub.platform.clock import Clock, utc_now
@@ -19,8 +19,12 @@ from channelhub.platform.events.outbox import record_events
 from channelhub.process.loyalty import schemas
 from channelhub.process.loyalty.ledger import replay
 from channelhub.process.loyalty.members import Movement, entries_of, record, review_tier
-from channelhub.process.loyalty.models import LedgerEntry, LoyaltyMember, LoyaltyProgram
-from channelhub.process.loyalty.programs import tiers_of
+from channelhub.process.loyalty.models import (
+    REVIEW_DUE,
+    LedgerEntry,
+    LoyaltyMember,
+    LoyaltyProgram,
+)
 
 EXPIRY_SOURCE = "expiry"
 RECORD_WITHIN = timedelta(days=30)
@@ -79,10 +83,10 @@ async def expire_points(db: Database, *, limit: int = 200, clock: Clock = utc_no
         return touched
 
 
-async def review_point_tiers(db: Database, *, limit: int = 500, clock: Clock = utc_now) -> int:
-    """Re-check members in a tier by points whose tier was last set over a day ago (their
-    earnings may have left the period); how many moved. Members are taken oldest-reviewed
-    first, so every one is reached however many there are."""
+async def review_tiers(db: Database, *, limit: int = 500, clock: Clock = utc_now) -> int:
+    """Re-check, oldest-reviewed first, the members in a tier whose last change or review
+    is over a day old (earnings may have left the period), and every member of a program
+    whose tiers were changed (marked with ``REVIEW_DUE``); how many moved."""
     now = clock()
     async with db.transaction() as session:
         rows = (
@@ -90,7 +94,8 @@ async def review_point_tiers(db: Database, *, limit: int = 500, clock: Clock = u
                 select(LoyaltyMember, LoyaltyProgram)
                 .join(LoyaltyProgram, LoyaltyProgram.id == LoyaltyMember.program_id)
                 .where(
-                    LoyaltyMember.tier != "", LoyaltyMember.updated_at <= now - timedelta(days=1)
+                    LoyaltyMember.updated_at <= now - timedelta(days=1),
+                    or_(LoyaltyMember.tier != "", LoyaltyMember.updated_at <= REVIEW_DUE),
                 )
                 .order_by(LoyaltyMember.updated_at)
                 .limit(limit)
@@ -100,8 +105,6 @@ async def review_point_tiers(db: Database, *, limit: int = 500, clock: Clock = u
         moved = []
         for member, program in rows:
             member.updated_at = now
-            if tiers_of(program).basis is not schemas.TierBasis.points:
-                continue
             moved += await review_tier(
                 session, program, member, await entries_of(session, member.id), now
             )

@@ -18,6 +18,7 @@ events all use it, so they cannot disagree.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -37,13 +38,13 @@ class _Lot:
     expires_at: datetime | None
     remaining: int = 0
     open: bool = False
+    spent: int = 0
+    """Taken from it by spending (or paying a debt): what a reversal of it may claim back."""
+    claimed: int = 0
+    """Of ``spent``, what reversals already claimed back."""
 
     def spend_order(self) -> tuple[datetime, datetime, str]:
-        return (
-            self.expires_at or _NEVER,
-            self.available_at,
-            self.id,
-        )
+        return (self.expires_at or _NEVER, self.available_at, self.id)
 
 
 @dataclass
@@ -80,6 +81,35 @@ def _is_lot(entry: LedgerEntry) -> bool:
     )
 
 
+class _Spendable:
+    """The open lots, soonest to expire first (a heap; emptied lots drop out lazily)."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[tuple[datetime, datetime, str], _Lot]] = []
+        self.debt = 0
+
+    def open(self, lot: _Lot) -> None:
+        lot.open = True
+        paid = min(self.debt, lot.remaining)
+        lot.remaining -= paid
+        lot.spent += paid
+        self.debt -= paid
+        heapq.heappush(self._heap, (lot.spend_order(), lot))
+
+    def take(self, wanted: int) -> None:
+        """Take ``wanted`` from the lots; what they cannot cover becomes debt."""
+        while wanted > 0 and self._heap:
+            lot = self._heap[0][1]
+            if not lot.open or lot.remaining == 0:
+                heapq.heappop(self._heap)
+                continue
+            taken = min(wanted, lot.remaining)
+            lot.remaining -= taken
+            lot.spent += taken
+            wanted -= taken
+        self.debt += wanted
+
+
 def replay(entries: Iterable[LedgerEntry], now: datetime) -> Replay:
     """Replay ``entries`` (one member's) up to ``now``."""
     result = Replay(now)
@@ -98,17 +128,14 @@ def replay(entries: Iterable[LedgerEntry], now: datetime) -> Replay:
         elif entry.kind != schemas.EntryKind.expire.value:
             steps.append((entry.created_at, 1, entry.id, entry))
     steps.sort(key=lambda step: (step[0], step[1], step[2]))
-    debt = 0
+    spendable = _Spendable()
     for at, step, _, item in steps:
         if at > now:
             break
         if isinstance(item, LedgerEntry):
-            debt += _debit(item, lots, result)
+            _debit(item, lots, spendable, result)
         elif step == 0 and (item.expires_at is None or item.expires_at > at):
-            item.open = True
-            paid = min(debt, item.remaining)
-            item.remaining -= paid
-            debt -= paid
+            spendable.open(item)
         elif step == 2:
             item.open = False
             result.expired += item.remaining
@@ -119,7 +146,7 @@ def replay(entries: Iterable[LedgerEntry], now: datetime) -> Replay:
             result.available += lot.remaining
         elif lot.available_at > now and lot.id not in result.expired_by_lot:
             result.pending += lot.remaining
-    result.available -= debt
+    result.available -= spendable.debt
     result.expiring = sorted(
         (
             (lot.remaining, lot.expires_at)
@@ -131,28 +158,27 @@ def replay(entries: Iterable[LedgerEntry], now: datetime) -> Replay:
     return result
 
 
-def _debit(entry: LedgerEntry, lots: dict[str, _Lot], result: Replay) -> int:
-    """Take ``entry``'s points; returns what no lot could cover (a debt)."""
+def _debit(
+    entry: LedgerEntry, lots: dict[str, _Lot], spendable: _Spendable, result: Replay
+) -> None:
+    """Take ``entry``'s points. A reversal takes back from its own lot what is left of it;
+    what was spent of it is owed (taken from other points, else a debt); what expired of
+    it is not taken twice."""
     wanted = -entry.points
-    if entry.kind == schemas.EntryKind.reverse.value:
-        result.earned -= wanted
-        own = lots.get(entry.lot_id or "")
-        if own is not None:
-            taken = min(wanted, own.remaining)
-            own.remaining -= taken
-            wanted -= taken
-    else:
+    if entry.kind != schemas.EntryKind.reverse.value:
         result.spent += wanted
-    for lot in sorted(
-        (lot for lot in lots.values() if lot.open and lot.remaining > 0),
-        key=_Lot.spend_order,
-    ):
-        if wanted <= 0:
-            break
-        taken = min(wanted, lot.remaining)
-        lot.remaining -= taken
-        wanted -= taken
-    return wanted
+        spendable.take(wanted)
+        return
+    result.earned -= wanted
+    own = lots.get(entry.lot_id or "")
+    if own is None:
+        spendable.take(wanted)
+        return
+    taken = min(wanted, own.remaining)
+    own.remaining -= taken
+    owed = min(wanted - taken, own.spent - own.claimed)
+    own.claimed += owed
+    spendable.take(owed)
 
 
 def points_in_period(entries: Iterable[LedgerEntry], now: datetime, days: int) -> int:

@@ -259,10 +259,21 @@ async def record(
 
 
 async def owned_member(
-    session: AsyncSession, tenant_id: str, member_id: str, *, for_update: bool = False
+    session: AsyncSession,
+    tenant_id: str,
+    member_id: str,
+    *,
+    field: str | None = None,
+    for_update: bool = False,
 ) -> LoyaltyMember:
     return await owned_row(
-        session, LoyaltyMember, tenant_id, member_id, MemberNotFound, for_update=for_update
+        session,
+        LoyaltyMember,
+        tenant_id,
+        member_id,
+        MemberNotFound,
+        field=field,
+        for_update=for_update,
     )
 
 
@@ -363,7 +374,7 @@ async def adjust(
         schemas.EntryKind.adjust,
         data.points,
         "manual",
-        data.reference,
+        f"{member.id}:{data.reference}",
         reason=f"{data.reason} (by {principal.actor})",
         earns_expiry=data.points > 0,
     )

@@ -9,7 +9,7 @@ entry written by the expiry job.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
@@ -34,6 +34,11 @@ class LoyaltyProgram(TenantScoped, Timestamped, Base):
     """``schemas.Earning`` as JSON: orders, custom events and segment entry."""
     tiers: Mapped[dict[str, Any]]
     """``schemas.Tiers`` as JSON: by points in a period or by a customer metadata key."""
+
+
+REVIEW_DUE = datetime(2000, 1, 1, tzinfo=UTC)
+"""A member's ``updated_at`` set to this asks the tier review to look at them first (their
+program's tiers changed)."""
 
 
 class LoyaltyMember(TenantScoped, Base):
@@ -83,7 +88,7 @@ class LedgerEntry(TenantScoped, Base):
     lot_id: Mapped[str | None] = mapped_column(String(40))
     source: Mapped[str] = mapped_column(String(16))
     """``order``, ``event``, ``segment``, ``reward``, ``manual`` or ``expiry``."""
-    source_ref: Mapped[str] = mapped_column(String(128))
+    source_ref: Mapped[str] = mapped_column(String(200))
     reason: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime]
 

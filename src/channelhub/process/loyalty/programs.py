@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channelhub.platform.auth.principal import Principal
@@ -17,7 +17,12 @@ from channelhub.platform.events.outbox import record_event
 from channelhub.platform.ids import new_id
 from channelhub.process.loyalty import schemas
 from channelhub.process.loyalty.events import PROGRAM_CREATED, PROGRAM_UPDATED
-from channelhub.process.loyalty.models import LoyaltyProgram, LoyaltyReward
+from channelhub.process.loyalty.models import (
+    REVIEW_DUE,
+    LoyaltyMember,
+    LoyaltyProgram,
+    LoyaltyReward,
+)
 from channelhub.process.promotions.campaigns import owned_campaign
 from channelhub.process.promotions.schemas import CampaignType
 
@@ -131,7 +136,8 @@ async def update_program(
 ) -> schemas.Program:
     """Change what is given. New earning rules and expiry apply to points earned from
     now on; new tiers apply to each member at their next movement of points, change of
-    metadata, or the hourly tier review, whichever comes first."""
+    metadata, or the tier review (every 10 minutes, these members first), whichever comes
+    first."""
     principal.require(WRITE)
     row = await owned_program(session, principal.tenant_id, program_id)
     given = data.model_fields_set
@@ -153,6 +159,12 @@ async def update_program(
     if data.tiers is not None:
         row.tiers = _json(data.tiers)
         await _check_reward_tiers(session, row, data.tiers)
+        await session.execute(
+            update(LoyaltyMember)
+            .where(LoyaltyMember.program_id == row.id)
+            .values(updated_at=REVIEW_DUE)
+            .execution_options(synchronize_session=False)
+        )
     row.updated_at = clock()
     await flush_or_conflict(session, f"a program named {row.name!r} exists", field="name")
     result = program_schema(row)

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from channelhub.platform.auth.principal import Principal
 from channelhub.platform.clock import Clock, utc_now
 from channelhub.platform.errors import ConflictError, InvalidError
-from channelhub.platform.events.outbox import record_event
+from channelhub.platform.events.outbox import record_event, record_events
 from channelhub.process.loyalty import schemas
 from channelhub.process.loyalty.events import REWARD_REDEEMED
 from channelhub.process.loyalty.ledger import replay
@@ -20,6 +20,7 @@ from channelhub.process.loyalty.members import (
     entry_schema,
     owned_member,
     record,
+    review_tier,
 )
 from channelhub.process.loyalty.programs import (
     WRITE,
@@ -28,7 +29,8 @@ from channelhub.process.loyalty.programs import (
     tier_rank,
     tiers_of,
 )
-from channelhub.process.promotions.campaigns import owned_campaign
+from channelhub.process.promotions.campaigns import owned_campaign, state_of
+from channelhub.process.promotions.schemas import CampaignState
 from channelhub.process.promotions.vouchers import issue_code
 
 CODE_PREFIX = "RWD-"
@@ -42,9 +44,13 @@ async def redeem_reward(
     clock: Clock = utc_now,
 ) -> schemas.RewardRedemption:
     """Refused (409, nothing spent) when the reward or program is off, the member's tier
-    is too low, the campaign has ended, or the member has too few available points."""
+    is too low (checked as of now), the campaign is not running (``campaign_ended``,
+    ``campaign_exhausted``, ``campaign_scheduled``, ``campaign_disabled``), or the member
+    has too few available points."""
     principal.require(WRITE)
-    member = await owned_member(session, principal.tenant_id, data.member_id, for_update=True)
+    member = await owned_member(
+        session, principal.tenant_id, data.member_id, field="member_id", for_update=True
+    )
     reward = await owned_reward(session, principal.tenant_id, data.reward_id, field="reward_id")
     if reward.program_id != member.program_id:
         raise InvalidError(
@@ -55,6 +61,11 @@ async def redeem_reward(
         raise ConflictError(
             "the reward is not available", field="reward_id", code="reward_inactive"
         )
+    now = clock()
+    entries = await entries_of(session, member.id)
+    # A tier by points may have lapsed since the last review: decide on it as of now.
+    changed = await review_tier(session, program, member, entries, now)
+    await record_events(session, changed, clock=lambda: now)
     program_tiers = tiers_of(program)
     if tier_rank(program_tiers, member.tier or None) < tier_rank(program_tiers, reward.min_tier):
         raise ConflictError(
@@ -62,13 +73,15 @@ async def redeem_reward(
             field="reward_id",
             code="tier_too_low",
         )
-    now = clock()
     campaign = await owned_campaign(session, principal.tenant_id, reward.campaign_id)
-    if not campaign.active or (campaign.ends_at is not None and campaign.ends_at <= now):
+    state = state_of(campaign, now)
+    if state is not CampaignState.running:
         raise ConflictError(
-            "the reward's campaign has ended", field="reward_id", code="campaign_ended"
+            f"the reward's campaign is {state.value}",
+            field="reward_id",
+            code=f"campaign_{state.value}",
         )
-    available = replay(await entries_of(session, member.id), now).available
+    available = replay(entries, now).available
     if available < reward.cost_points:
         raise ConflictError(
             f"the reward costs {reward.cost_points} points; {available} are available",
@@ -98,7 +111,7 @@ async def redeem_reward(
         code=voucher.code,
         code_expires_at=voucher.expires_at,
         entry=entry_schema(entry),
-        balance=replay(await entries_of(session, member.id), now).balance(),
+        balance=replay([*entries, entry], now).balance(),
     )
     await record_event(
         session,

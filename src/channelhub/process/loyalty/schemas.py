@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from channelhub.platform.money import MAX_AMOUNT, CurrencyCode
 from channelhub.process.customers.schemas import MetadataKey
@@ -14,7 +14,9 @@ from channelhub.process.orders.schemas import Email, ExternalRef
 
 Id = Annotated[str, Field(min_length=1, max_length=40)]
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
-Points = Annotated[int, Field(ge=0, le=1_000_000_000)]
+MAX_POINTS = 1_000_000_000
+"""The most points one ledger entry may move."""
+Points = Annotated[int, Field(ge=0, le=MAX_POINTS)]
 MAX_LEVELS = 20
 MAX_RULES = 50
 
@@ -313,6 +315,13 @@ class LoyaltyEvent(BaseModel):
     currency: CurrencyCode | None = Field(None, description="Needed with amount.")
     occurred_at: AwareDatetime | None = Field(None, description="When (default: now).")
     location_id: Id | None = Field(None, description="Where (a store), for the record.")
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _recent_enough(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.year < 2000:
+            raise ValueError("a date from the year 2000 on")
+        return value
 
     @model_validator(mode="after")
     def _currency_with_amount(self) -> LoyaltyEvent:

@@ -63,11 +63,10 @@ def progress(
     )
 
 
-def multiplier(tiers: schemas.Tiers, tier: str | None) -> int:
-    for level in tiers.levels:
-        if level.key == tier:
-            return level.multiplier_percent
-    return 100
+def with_multiplier(tiers: schemas.Tiers, tier: str | None, points: int) -> int:
+    """``points`` as a member of ``tier`` earns them (rounded down)."""
+    percent = next((level.multiplier_percent for level in tiers.levels if level.key == tier), 100)
+    return points * percent // 100
 
 
 def move(

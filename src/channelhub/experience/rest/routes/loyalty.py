@@ -212,9 +212,10 @@ async def redeem_reward(
     data: schemas.RewardRedemptionRequest, session: SessionDep, principal: PrincipalDep
 ) -> schemas.RewardRedemption:
     """Spend the member's points on a reward and issue its code to them, in one step.
-    Refused as a whole (409) when the member has too few available points
+    Refused as a whole (409, nothing spent) when the member has too few available points
     (`not_enough_points`), their tier is too low (`tier_too_low`), or the reward is off
-    (`reward_inactive`, `campaign_ended`). Emits `loyalty.points_spent`,
+    (`reward_inactive`; `campaign_ended`, `campaign_exhausted`, `campaign_scheduled` or
+    `campaign_disabled` when its campaign is not running). Emits `loyalty.points_spent`,
     `voucher.created` and `loyalty.reward_redeemed`. Send an `Idempotency-Key`. Needs
     `loyalty:write`."""
     return await rewards.redeem_reward(session, principal, data)
