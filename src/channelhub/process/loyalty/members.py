@@ -328,15 +328,24 @@ async def list_members(
         statement = statement.where(LoyaltyMember.customer_id == customer_id)
     found = await keyset_page(session, statement, LoyaltyMember.id, page)
     now = clock()
-    programs: dict[str, LoyaltyProgram] = {}
-    views = []
-    for member in found.items:
-        if member.program_id not in programs:
-            programs[member.program_id] = await owned_program(
-                session, principal.tenant_id, member.program_id
+    member_ids = [member.id for member in found.items]
+    programs = {
+        program.id: program
+        for program in await session.scalars(
+            select(LoyaltyProgram).where(
+                LoyaltyProgram.id.in_({member.program_id for member in found.items})
             )
-        entries = await entries_of(session, member.id)
-        views.append(member_schema(programs[member.program_id], member, entries, now))
+        )
+    }
+    ledgers: dict[str, list[LedgerEntry]] = {member_id: [] for member_id in member_ids}
+    for entry in await session.scalars(
+        select(LedgerEntry).where(LedgerEntry.member_id.in_(member_ids)).order_by(LedgerEntry.id)
+    ):
+        ledgers[entry.member_id].append(entry)
+    views = [
+        member_schema(programs[member.program_id], member, ledgers[member.id], now)
+        for member in found.items
+    ]
     return Page(views, found.next_cursor)
 
 
