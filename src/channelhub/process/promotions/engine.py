@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
+import orjson
 from pydantic import TypeAdapter
 from sqlalchemy import bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,14 +40,32 @@ from channelhub.process.promotions.schemas import Reason, Stacking, normalise_co
 
 _EFFECT: TypeAdapter[Effect] = TypeAdapter(Effect)
 _RULE: TypeAdapter[Rule] = TypeAdapter(Rule)
+_PARSED_MAX = 4096
+_T = TypeVar("_T")
+_effects: dict[bytes, Effect] = {}
+_rules: dict[bytes, Rule] = {}
 
 
 def effect_of(campaign: Campaign) -> Effect:
-    return _EFFECT.validate_python(campaign.effect)
+    return _parsed(_effects, _EFFECT, campaign.effect)
 
 
 def rules_of(campaign: Campaign) -> Rule | None:
-    return None if campaign.rules is None else _RULE.validate_python(campaign.rules)
+    return None if campaign.rules is None else _parsed(_rules, _RULE, campaign.rules)
+
+
+def _parsed(cache: dict[bytes, _T], adapter: TypeAdapter[_T], stored: dict[str, Any]) -> _T:
+    """The stored JSON as its model, validated once per distinct document rather than on
+    every request (a request checks each campaign's effect and rules several times). Keyed
+    by the document itself, so a campaign whose rules change is parsed anew; the models are
+    never mutated, so sharing them is safe."""
+    key = orjson.dumps(stored)
+    found = cache.get(key)
+    if found is None:
+        if len(cache) >= _PARSED_MAX:
+            cache.clear()
+        found = cache[key] = adapter.validate_python(stored)
+    return found
 
 
 @dataclass
