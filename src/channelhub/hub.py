@@ -181,6 +181,7 @@ class Hub:
             poll_interval_s=settings.relay_poll_interval_s,
             claim_timeout_s=settings.relay_claim_timeout_s,
             retention=timedelta(hours=settings.outbox_retention_hours),
+            gather_s=settings.relay_gather_s,
         )
         self.runner = ConsumerRunner(
             self.db,

@@ -17,9 +17,9 @@ TTL = timedelta(hours=24)
 async def remember(hub: Hub, tenant_id: str, key: str) -> None:
     async with hub.db.transaction() as session:
         record = await idempotency.begin(session, tenant_id, key, "fp", ttl=TTL)
-        assert isinstance(record, idempotency.IdempotencyRecord)
-        idempotency.complete(
-            record, idempotency.StoredResponse(201, "application/json", None, None, b"{}")
+        assert isinstance(record, idempotency.Claim)
+        await idempotency.complete(
+            session, record, idempotency.StoredResponse(201, "application/json", None, None, b"{}")
         )
 
 
@@ -32,7 +32,7 @@ async def test_expired_key_acts_anew(hub: Hub, tenant: TenantKeys) -> None:
             session, tenant.tenant_id, "old", "another-fp", ttl=TTL, clock=lambda: later
         )
 
-    assert isinstance(fresh, idempotency.IdempotencyRecord)
+    assert isinstance(fresh, idempotency.Claim)
     assert fresh.fingerprint == "another-fp"
 
 

@@ -82,8 +82,11 @@ def create_app(hub: Runtime, *, run_background: bool = True) -> FastAPI:
     app.add_exception_handler(deps.ReplayedResponse, deps.replay)
     app.state.rate_limits = RateLimits(hub.settings.rate_limit_storage_url)
     app.state.delivery_targets = hooks.DeliveryTargets()
+    # The hottest paths first (the router tries routes in order): inbound webhooks, then
+    # checkout's validation and redemption.
+    app.include_router(hooks.router)
+    app.include_router(promotions.checkout)
     for module in (
-        hooks,
         health,
         access,
         channels,

@@ -98,6 +98,12 @@ class Settings(BaseSettings):
         description="How often the relay looks for outbox rows written by other processes "
         "(rows committed in this process wake it at once).",
     )
+    relay_gather_s: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.02,
+        description="Under a steady stream of commits the relay starts a round at most this "
+        "often, so that events committed close together share one round's transactions "
+        "(0: a round per wake).",
+    )
     relay_claim_timeout_s: Annotated[float, Field(gt=0)] = Field(
         30.0,
         description="Lease on a batch the relay is publishing; a relay that dies mid-batch "

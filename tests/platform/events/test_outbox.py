@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Sequence
 from datetime import timedelta
 
 import httpx
@@ -12,11 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from channelhub.hub import Hub
 from channelhub.platform.clock import utc_now
+from channelhub.platform.events.bus import Delivery, EventBus
 from channelhub.platform.events.catalog import declare
 from channelhub.platform.events.consumers import ConsumerRegistry, Outcome, requeue_failures
 from channelhub.platform.events.envelope import EventEnvelope
 from channelhub.platform.events.models import ConsumerFailure, OutboxEvent, ProcessedEvent
-from channelhub.platform.events.outbox import envelope_of, record_event
+from channelhub.platform.events.outbox import OUTBOX_WRITTEN, envelope_of, record_event
 from channelhub.platform.events.relay import OutboxRelay
 from tests.fixtures.events import (
     DiesAfterPublish,
@@ -331,3 +335,58 @@ async def test_prune_forgets_old_events_and_their_processed_records(
         )
     assert [e.id for e in recorder.handled] == [event_id]
     assert (left_events, left_records) == (0, 0)
+
+
+class RecordingBus:
+    """Wraps a bus and remembers each batch published, as event ids."""
+
+    def __init__(self, inner: EventBus) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.batches: list[list[str]] = []
+
+    async def connect(self) -> None:
+        await self.inner.connect()
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+    async def ping(self) -> None:
+        await self.inner.ping()
+
+    async def publish(self, envelopes: Sequence[EventEnvelope]) -> None:
+        await self.inner.publish(envelopes)
+        self.batches.append([e.id for e in envelopes])
+
+    async def subscribe(self, subscription: str, delivery: Delivery) -> None:
+        await self.inner.subscribe(subscription, delivery)
+
+
+async def test_events_committed_close_together_share_one_round_and_a_lone_one_waits_not(
+    hub: Hub, tenant: TenantKeys, consumers: ConsumerRegistry
+) -> None:
+    recorder = Recorder(tenant_id=tenant.tenant_id)
+    consumers.register("gathered", recorder)
+    await hub.start(relay=False)
+    bus = RecordingBus(hub.bus)
+    relay = OutboxRelay(hub.db, bus, poll_interval_s=5.0, gather_s=0.5)
+    hub.db.on_commit(lambda session: relay.wake() if session.info.get(OUTBOX_WRITTEN) else None)
+    running = asyncio.create_task(relay.run())
+    try:
+        await asyncio.sleep(0.6)  # a quiet spell longer than the gathering window
+        loop = asyncio.get_running_loop()
+        committed = loop.time()
+        lone = await emit(hub, tenant.tenant_id, "sub_g", 0)
+        await eventually(lambda: len(recorder.handled) == 1, what="the lone event")
+        lone_latency = loop.time() - committed
+        burst = [await emit(hub, tenant.tenant_id, "sub_g", n) for n in range(1, 6)]
+        await eventually(lambda: len(recorder.handled) == 6, what="the burst")
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+
+    ours = [[i for i in batch if i in {lone, *burst}] for batch in bus.batches]
+    assert [batch for batch in ours if batch] == [[lone], burst]
+    assert lone_latency < 0.4  # relayed on its wake, not after the window
+    assert recorder.handled_once_each()

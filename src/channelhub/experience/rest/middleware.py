@@ -121,7 +121,7 @@ class UnitOfWorkMiddleware:
                 if status >= 400:
                     await session.rollback()
                 elif (record := state.get(IDEMPOTENCY_RECORD)) is not None:
-                    idempotency.complete(record, _stored(held))
+                    await idempotency.complete(session, record, _stored(held))
         except Exception as exc:
             # Either the handler failed in a way no exception handler maps, or the commit
             # itself failed: in both cases nothing was committed, and the held answer

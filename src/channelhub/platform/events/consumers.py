@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
+import functools
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 import structlog
-from sqlalchemy import delete, select, update
+from sqlalchemy import Insert, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channelhub.platform.clock import Clock, utc_now
-from channelhub.platform.db.core import dialect_insert
+from channelhub.platform.db.core import dialect_insert_for, dialect_name, execute_core, table_of
 from channelhub.platform.db.database import Database
 from channelhub.platform.events.envelope import EventEnvelope
 from channelhub.platform.events.models import ConsumerFailure, ProcessedEvent
@@ -83,6 +84,22 @@ class Outcome(StrEnum):
     dead = "dead"
 
 
+_PROCESSED = table_of(ProcessedEvent)
+_FAILURES = table_of(ConsumerFailure)
+_CLEAR_FAILURES = delete(_FAILURES).where(
+    _FAILURES.c.consumer == bindparam("at_consumer"),
+    _FAILURES.c.event_id.in_(bindparam("event_ids", expanding=True)),
+)
+
+
+@functools.cache
+def _record_processed(dialect: str) -> Insert:
+    """Built once per database: every delivery runs it, with one row per event."""
+    insert_ = dialect_insert_for(dialect, _PROCESSED)
+    record: Insert = insert_.on_conflict_do_nothing()  # type: ignore[attr-defined]
+    return record.returning(_PROCESSED.c.event_id)
+
+
 async def _claim(
     session: AsyncSession, consumer: str, event_ids: Sequence[str], now: datetime
 ) -> set[str]:
@@ -90,13 +107,12 @@ async def _claim(
 
     A concurrent delivery of the same event waits on the key and then finds it taken.
     """
-    statement = (
-        dialect_insert(session, ProcessedEvent)
-        .values([{"consumer": consumer, "event_id": i, "processed_at": now} for i in event_ids])
-        .on_conflict_do_nothing()  # type: ignore[attr-defined]
-        .returning(ProcessedEvent.event_id)
+    inserted = await execute_core(
+        session,
+        _record_processed(dialect_name(session)),
+        [{"consumer": consumer, "event_id": i, "processed_at": now} for i in event_ids],
     )
-    return set((await session.execute(statement)).scalars())
+    return set(inserted.scalars())
 
 
 class ConsumerRunner:
@@ -164,10 +180,8 @@ class ConsumerRunner:
             for envelope in envelopes:
                 if envelope.id in fresh:
                     await consumer.handler(session, envelope)
-            await session.execute(
-                delete(ConsumerFailure).where(
-                    ConsumerFailure.consumer == consumer.name, ConsumerFailure.event_id.in_(ids)
-                )
+            await execute_core(
+                session, _CLEAR_FAILURES, {"at_consumer": consumer.name, "event_ids": ids}
             )
         return [Outcome.handled if i in fresh else Outcome.duplicate for i in ids]
 

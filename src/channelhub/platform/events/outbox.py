@@ -9,9 +9,10 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Insert, insert
+from sqlalchemy import Insert, Row, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channelhub.platform.clock import Clock, utc_now
@@ -135,7 +136,8 @@ async def record_event(
     return envelope
 
 
-def envelope_of(row: OutboxEvent) -> EventEnvelope:
+def envelope_of(row: OutboxEvent | Row[Any]) -> EventEnvelope:
+    """The envelope of an outbox row (loaded as an object, or as a row of its columns)."""
     return EventEnvelope(
         id=row.id,
         source=row.source,

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
+import orjson
 from pydantic import TypeAdapter
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from channelhub.platform.db.core import execute_core, table_of
 from channelhub.platform.errors import InvalidError
 from channelhub.process.channels.models import SalesChannel
 from channelhub.process.customers.models import Customer
@@ -38,14 +40,32 @@ from channelhub.process.promotions.schemas import Reason, Stacking, normalise_co
 
 _EFFECT: TypeAdapter[Effect] = TypeAdapter(Effect)
 _RULE: TypeAdapter[Rule] = TypeAdapter(Rule)
+_PARSED_MAX = 4096
+_T = TypeVar("_T")
+_effects: dict[bytes, Effect] = {}
+_rules: dict[bytes, Rule] = {}
 
 
 def effect_of(campaign: Campaign) -> Effect:
-    return _EFFECT.validate_python(campaign.effect)
+    return _parsed(_effects, _EFFECT, campaign.effect)
 
 
 def rules_of(campaign: Campaign) -> Rule | None:
-    return None if campaign.rules is None else _RULE.validate_python(campaign.rules)
+    return None if campaign.rules is None else _parsed(_rules, _RULE, campaign.rules)
+
+
+def _parsed(cache: dict[bytes, _T], adapter: TypeAdapter[_T], stored: dict[str, Any]) -> _T:
+    """The stored JSON as its model, validated once per distinct document rather than on
+    every request (a request checks each campaign's effect and rules several times). Keyed
+    by the document itself, so a campaign whose rules change is parsed anew; the models are
+    never mutated, so sharing them is safe."""
+    key = orjson.dumps(stored)
+    found = cache.get(key)
+    if found is None:
+        if len(cache) >= _PARSED_MAX:
+            cache.clear()
+        found = cache[key] = adapter.validate_python(stored)
+    return found
 
 
 @dataclass
@@ -209,25 +229,63 @@ def _cart_facts(cart: schemas.Cart) -> CartFacts:
     )
 
 
+_CUSTOMERS = table_of(Customer)
+_BUYER_COLUMNS = (_CUSTOMERS.c.id, _CUSTOMERS.c.email, _CUSTOMERS.c.tier, _CUSTOMERS.c.attributes)
+_BUYER_BY_ID = select(*_BUYER_COLUMNS).where(
+    _CUSTOMERS.c.tenant_id == bindparam("tenant_id"), _CUSTOMERS.c.id == bindparam("customer_id")
+)
+_BUYER_BY_EMAIL = (
+    select(*_BUYER_COLUMNS)
+    .where(
+        _CUSTOMERS.c.tenant_id == bindparam("tenant_id"),
+        _CUSTOMERS.c.email == bindparam("email"),
+    )
+    .order_by(_CUSTOMERS.c.id)
+    .limit(1)
+)
+_CHANNEL_BRAND = select(SalesChannel.brand_id).where(
+    SalesChannel.tenant_id == bindparam("tenant_id"), SalesChannel.id == bindparam("channel_id")
+)
+_VOUCHERS_BY_CODE = select(Voucher).where(
+    Voucher.tenant_id == bindparam("tenant_id"),
+    Voucher.code.in_(bindparam("codes", expanding=True)),
+)
+_NOW = bindparam("now", type_=table_of(Campaign).c.starts_at.type)
+_CANDIDATE_CAMPAIGNS = select(Campaign).where(
+    Campaign.tenant_id == bindparam("tenant_id"),
+    or_(
+        Campaign.id.in_(bindparam("ids", expanding=True)),
+        (Campaign.type == schemas.CampaignType.automatic.value)
+        & Campaign.active
+        & or_(Campaign.starts_at.is_(None), Campaign.starts_at <= _NOW)
+        & or_(Campaign.ends_at.is_(None), Campaign.ends_at > _NOW),
+    ),
+)
+_USAGE = table_of(CustomerUsage)
+_USES = select(_USAGE.c.campaign_id, _USAGE.c.uses).where(
+    _USAGE.c.campaign_id.in_(bindparam("campaign_ids", expanding=True)),
+    _USAGE.c.customer_key == bindparam("customer_key"),
+)
+"""Evaluation's reads, built once: every validation and redeem runs them."""
+
+
 async def _buyer(session: AsyncSession, tenant_id: str, ref: schemas.CustomerRef | None) -> Buyer:
     if ref is None:
         return Buyer(None, "", CustomerFacts())
-    row: Customer | None
     if ref.id is not None:
-        row = await session.scalar(
-            select(Customer).where(Customer.tenant_id == tenant_id, Customer.id == ref.id)
+        found = await execute_core(
+            session, _BUYER_BY_ID, {"tenant_id": tenant_id, "customer_id": ref.id}
         )
+        row = found.first()
         if row is None:
             raise InvalidError(
                 f"no customer {ref.id!r}", field="customer.id", code="customer_not_found"
             )
     else:
-        row = await session.scalar(
-            select(Customer)
-            .where(Customer.tenant_id == tenant_id, Customer.email == ref.email)
-            .order_by(Customer.id)
-            .limit(1)
+        found = await execute_core(
+            session, _BUYER_BY_EMAIL, {"tenant_id": tenant_id, "email": ref.email}
         )
+        row = found.first()
     if row is None:
         email = ref.email or ""
         return Buyer(None, email, CustomerFacts(email=email or None))
@@ -242,11 +300,7 @@ async def _buyer(session: AsyncSession, tenant_id: str, ref: schemas.CustomerRef
 async def _brand_of(session: AsyncSession, tenant_id: str, channel_id: str | None) -> str | None:
     if channel_id is None:
         return None
-    brand = await session.scalar(
-        select(SalesChannel.brand_id).where(
-            SalesChannel.tenant_id == tenant_id, SalesChannel.id == channel_id
-        )
-    )
+    brand = await session.scalar(_CHANNEL_BRAND, {"tenant_id": tenant_id, "channel_id": channel_id})
     if brand is None:
         raise InvalidError(
             f"no sales channel {channel_id!r}", field="channel_id", code="sales_channel_not_found"
@@ -266,26 +320,17 @@ async def _candidates(
         {
             voucher.code: voucher
             for voucher in await session.scalars(
-                select(Voucher).where(Voucher.tenant_id == tenant_id, Voucher.code.in_(wanted))
+                _VOUCHERS_BY_CODE, {"tenant_id": tenant_id, "codes": wanted}
             )
         }
         if wanted
         else {}
     )
-    campaign_ids = {voucher.campaign_id for voucher in found.values()}
+    campaign_ids = sorted({voucher.campaign_id for voucher in found.values()})
     campaigns = {
         campaign.id: campaign
         for campaign in await session.scalars(
-            select(Campaign).where(
-                Campaign.tenant_id == tenant_id,
-                or_(
-                    Campaign.id.in_(campaign_ids),
-                    (Campaign.type == schemas.CampaignType.automatic.value)
-                    & Campaign.active
-                    & or_(Campaign.starts_at.is_(None), Campaign.starts_at <= now)
-                    & or_(Campaign.ends_at.is_(None), Campaign.ends_at > now),
-                ),
-            )
+            _CANDIDATE_CAMPAIGNS, {"tenant_id": tenant_id, "ids": campaign_ids, "now": now}
         )
     }
     candidates: list[Candidate] = []
@@ -313,12 +358,10 @@ async def _usage(
     limited = {c.campaign.id for c in candidates if c.campaign.per_customer is not None}
     if not limited or buyer.key is None:
         return {}
-    rows = await session.execute(
-        select(CustomerUsage.campaign_id, CustomerUsage.uses).where(
-            CustomerUsage.campaign_id.in_(limited), CustomerUsage.customer_key == buyer.key
-        )
+    rows = await execute_core(
+        session, _USES, {"campaign_ids": sorted(limited), "customer_key": buyer.key}
     )
-    return {row.campaign_id: row.uses for row in rows}
+    return {str(campaign_id): int(uses) for campaign_id, uses in rows}
 
 
 def _refusal(

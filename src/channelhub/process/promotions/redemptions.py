@@ -12,15 +12,16 @@ deadlock; campaigns come last because every redeem of a campaign waits for its r
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Insert, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from channelhub.platform.auth.principal import Principal
 from channelhub.platform.clock import Clock, utc_now
-from channelhub.platform.db.core import dialect_insert_for, dialect_name
+from channelhub.platform.db.core import dialect_insert_for, dialect_name, execute_core, table_of
 from channelhub.platform.db.pagination import Page, PageRequest, keyset_page
 from channelhub.platform.errors import ConflictError, InvalidError, NotFoundError
 from channelhub.platform.events.envelope import EventEnvelope
@@ -77,6 +78,59 @@ class RedeemRefused(ConflictError):
             code=first.reason.value,
             refused=[item.model_dump(mode="json") for item in refused],
         )
+
+
+_VOUCHERS = table_of(Voucher)
+_CAMPAIGNS = table_of(Campaign)
+_USAGE = table_of(CustomerUsage)
+_SPEND_VOUCHER = (
+    update(_VOUCHERS)
+    .where(
+        _VOUCHERS.c.id == bindparam("voucher_id"),
+        _VOUCHERS.c.active,
+        _VOUCHERS.c.max_redemptions.is_(None)
+        | (_VOUCHERS.c.redemptions < _VOUCHERS.c.max_redemptions),
+    )
+    .values(redemptions=_VOUCHERS.c.redemptions + 1)
+    .returning(_VOUCHERS.c.redemptions)
+)
+_SPEND_CAMPAIGN = (
+    update(_CAMPAIGNS)
+    .where(
+        _CAMPAIGNS.c.id == bindparam("campaign_id"),
+        _CAMPAIGNS.c.active,
+        _CAMPAIGNS.c.budget_redemptions.is_(None)
+        | (_CAMPAIGNS.c.redemptions < _CAMPAIGNS.c.budget_redemptions),
+        _CAMPAIGNS.c.budget_amount.is_(None)
+        | (_CAMPAIGNS.c.spent <= _CAMPAIGNS.c.budget_amount - bindparam("amount")),
+    )
+    .values(
+        redemptions=_CAMPAIGNS.c.redemptions + 1,
+        spent=_CAMPAIGNS.c.spent + bindparam("amount"),
+    )
+    .returning(_CAMPAIGNS.c.redemptions, _CAMPAIGNS.c.spent)
+)
+_ANNOUNCE_EXHAUSTED = (
+    update(_CAMPAIGNS)
+    .where(_CAMPAIGNS.c.id == bindparam("campaign_id"), ~_CAMPAIGNS.c.exhausted_announced)
+    .values(exhausted_announced=True)
+)
+_INSERT_REDEMPTION = insert(table_of(Redemption))
+_INSERT_ITEMS = insert(table_of(RedemptionItem))
+"""Redeem's writes, built once: each spends a limit with one conditional statement."""
+
+
+@functools.cache
+def _count_use(dialect: str) -> Insert:
+    """A customer's first use of a campaign inserts their counter; later ones add to it
+    while it is under ``:per_customer``; no row back means the limit was reached."""
+    insert_ = dialect_insert_for(dialect, _USAGE)
+    count: Insert = insert_.on_conflict_do_update(  # type: ignore[attr-defined]
+        index_elements=["campaign_id", "customer_key"],
+        set_={"uses": _USAGE.c.uses + 1},
+        where=_USAGE.c.uses < bindparam("per_customer"),
+    )
+    return count.returning(_USAGE.c.uses)
 
 
 async def validate(
@@ -188,9 +242,9 @@ async def redeem(
         if candidate.voucher is not None:
             await _spend_voucher(session, candidate)
     await _spend_customer_limits(session, evaluation)
-    row = Redemption(
+    result = schemas.Redemption(
         id=redemption_id,
-        tenant_id=principal.tenant_id,
+        status=RedemptionStatus.succeeded,
         order_id=request.order_id,
         customer_id=evaluation.buyer.id,
         customer_email=evaluation.buyer.email,
@@ -198,29 +252,48 @@ async def redeem(
         currency=request.cart.currency,
         subtotal=sum(evaluation.start.remaining),
         discount=sum(cut.amount for _, cut in evaluation.applied),
-        status=RedemptionStatus.succeeded.value,
+        items=evaluation.applied_items(),
         created_at=now,
         rolled_back_at=None,
         rollback_reason="",
     )
-    session.add(row)
-    items = [
-        RedemptionItem(
-            redemption_id=redemption_id,
-            position=position,
-            campaign_id=candidate.campaign.id,
-            voucher_id=candidate.voucher.id if candidate.voucher else None,
-            code=candidate.code,
-            discount=cut.amount,
-            lines={"lines": list(cut.lines), "shipping": cut.shipping},
-        )
-        for position, (candidate, cut) in enumerate(evaluation.applied)
-    ]
-    session.add_all(items)
-    await session.flush()
-    result = _schema(row, evaluation.applied_items())
+    await execute_core(
+        session,
+        _INSERT_REDEMPTION,
+        {
+            "id": redemption_id,
+            "tenant_id": principal.tenant_id,
+            "order_id": result.order_id,
+            "customer_id": result.customer_id,
+            "customer_email": result.customer_email,
+            "channel_id": result.channel_id,
+            "currency": result.currency,
+            "subtotal": result.subtotal,
+            "discount": result.discount,
+            "status": RedemptionStatus.succeeded.value,
+            "created_at": now,
+            "rolled_back_at": None,
+            "rollback_reason": "",
+        },
+    )
+    await execute_core(
+        session,
+        _INSERT_ITEMS,
+        [
+            {
+                "redemption_id": redemption_id,
+                "position": position,
+                "campaign_id": candidate.campaign.id,
+                "voucher_id": candidate.voucher.id if candidate.voucher else None,
+                "code": candidate.code,
+                "discount": cut.amount,
+                "lines": {"lines": list(cut.lines), "shipping": cut.shipping},
+            }
+            for position, (candidate, cut) in enumerate(evaluation.applied)
+        ],
+    )
     events = _voucher_events(VOUCHER_REDEEMED, evaluation.applied, result)
-    events.append(PendingEvent(REDEMPTION_SUCCEEDED, principal.tenant_id, row.id, result))
+    events.append(PendingEvent(REDEMPTION_SUCCEEDED, principal.tenant_id, redemption_id, result))
     await record_events(session, events, clock=clock)
     # Last, so that the campaigns' rows (which every redeem of a campaign updates) stay
     # locked for as short a time as possible before the commit.
@@ -249,19 +322,8 @@ async def _spend_campaign(
     campaign = candidate.campaign
     if not has_budget(campaign):
         return
-    spent = await session.execute(
-        update(Campaign)
-        .where(
-            Campaign.id == campaign.id,
-            Campaign.active,
-            (Campaign.budget_redemptions.is_(None))
-            | (Campaign.redemptions < Campaign.budget_redemptions),
-            (Campaign.budget_amount.is_(None))
-            | (Campaign.spent <= Campaign.budget_amount - cut.amount),
-        )
-        .values(redemptions=Campaign.redemptions + 1, spent=Campaign.spent + cut.amount)
-        .returning(Campaign.redemptions, Campaign.spent)
-        .execution_options(synchronize_session=False)
+    spent = await execute_core(
+        session, _SPEND_CAMPAIGN, {"campaign_id": campaign.id, "amount": cut.amount}
     )
     counters = spent.first()
     if counters is None:
@@ -290,30 +352,15 @@ async def _spend_campaign(
 
 async def _first_to_announce(session: AsyncSession, campaign: Campaign) -> bool:
     """Mark the campaign's exhaustion announced; False when a concurrent redeem did."""
-    marked = await session.execute(
-        update(Campaign)
-        .where(Campaign.id == campaign.id, ~Campaign.exhausted_announced)
-        .values(exhausted_announced=True)
-        .execution_options(synchronize_session=False)
-    )
+    marked = await execute_core(session, _ANNOUNCE_EXHAUSTED, {"campaign_id": campaign.id})
     set_committed_value(campaign, "exhausted_announced", True)
-    return bool(marked.rowcount == 1)  # type: ignore[attr-defined]
+    return marked.rowcount == 1
 
 
 async def _spend_voucher(session: AsyncSession, candidate: Candidate) -> None:
     voucher = candidate.voucher
     assert voucher is not None
-    spent = await session.execute(
-        update(Voucher)
-        .where(
-            Voucher.id == voucher.id,
-            Voucher.active,
-            (Voucher.max_redemptions.is_(None)) | (Voucher.redemptions < Voucher.max_redemptions),
-        )
-        .values(redemptions=Voucher.redemptions + 1)
-        .returning(Voucher.redemptions)
-        .execution_options(synchronize_session=False)
-    )
+    spent = await execute_core(session, _SPEND_VOUCHER, {"voucher_id": voucher.id})
     uses = spent.scalar()
     if uses is None:
         await session.refresh(voucher)
@@ -334,17 +381,16 @@ async def _spend_customer_limits(session: AsyncSession, evaluation: Evaluation) 
         key=lambda c: c.campaign.id,
     )
     for candidate in limited:
-        limit = candidate.campaign.per_customer
         assert key is not None  # evaluate refuses a per-customer campaign without a buyer
-        insert = dialect_insert_for(dialect_name(session), CustomerUsage).values(
-            campaign_id=candidate.campaign.id, customer_key=key, uses=1
-        )
-        used = await session.execute(
-            insert.on_conflict_do_update(  # type: ignore[attr-defined]
-                index_elements=[CustomerUsage.campaign_id, CustomerUsage.customer_key],
-                set_={"uses": CustomerUsage.uses + 1},
-                where=CustomerUsage.uses < limit,
-            ).returning(CustomerUsage.uses)
+        used = await execute_core(
+            session,
+            _count_use(dialect_name(session)),
+            {
+                "campaign_id": candidate.campaign.id,
+                "customer_key": key,
+                "uses": 1,
+                "per_customer": candidate.campaign.per_customer,
+            },
         )
         if used.first() is None:
             raise RedeemRefused(

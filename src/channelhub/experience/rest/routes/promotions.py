@@ -1,4 +1,9 @@
-"""Campaigns, vouchers, validation, redemption and rollback."""
+"""Campaigns, vouchers, validation, redemption and rollback.
+
+Validation and redemption, which every checkout calls, are on a router of their own that
+the app includes before every other: the router tries routes in order, and matching a
+path against the hundreds of routes before it cost more than a tenth of a redeem.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,8 @@ from channelhub.platform.errors import InvalidError
 from channelhub.process.promotions import campaigns, redemptions, schemas, vouchers
 
 router = APIRouter(prefix="/v1", tags=["promotions"])
+checkout = APIRouter(prefix="/v1", tags=["promotions"])
+"""The hot paths (validate, redeem), routed first."""
 
 CampaignId = Annotated[str, Path(description="Campaign id (cmp_...).")]
 VoucherCode = Annotated[str, Path(description="The voucher's code (any case).")]
@@ -207,7 +214,9 @@ async def qualify(
     return await redemptions.qualify(session, principal, data)
 
 
-@router.post("/promotions/validations", responses=READ_ERRORS, summary="Check codes against a cart")
+@checkout.post(
+    "/promotions/validations", responses=READ_ERRORS, summary="Check codes against a cart"
+)
 async def validate(
     data: schemas.ValidationRequest, session: SessionDep, principal: PrincipalDep
 ) -> schemas.Validation:
@@ -217,7 +226,7 @@ async def validate(
     return await redemptions.validate(session, principal, data)
 
 
-@router.post(
+@checkout.post(
     "/promotions/redemptions",
     status_code=201,
     responses=REDEEM_ERRORS,
