@@ -499,3 +499,31 @@ async def test_a_rule_value_that_is_not_a_number_is_refused(
 
     assert response.status_code == 422, response.text
     assert (await client.get("/v1/campaigns")).json()["data"] == []
+
+
+async def test_an_offer_for_a_segment_applies_to_its_members_only(
+    hub: Hub, tenant: TenantKeys, client: httpx.AsyncClient
+) -> None:
+    key = f"vip-{uuid.uuid4().hex[:6]}"
+    await client.post(
+        "/v1/segments",
+        json={
+            "key": key,
+            "name": "VIP",
+            "rules": {"field": "customer.metadata.vip", "op": "eq", "value": True},
+        },
+    )
+    await campaign(
+        client,
+        type="automatic",
+        rules={"field": "customer.segments", "op": "contains", "value": key},
+    )
+    member = await known_customer(hub, tenant, f"{key}@example.com")
+    stranger = await known_customer(hub, tenant, f"not-{key}@example.com")
+    await client.patch(f"/v1/customers/{member}", json={"metadata": {"vip": True}})
+
+    for_member = await validate(client, customer={"id": member})
+    for_stranger = await validate(client, customer={"id": stranger})
+
+    assert for_member["discount"] > 0
+    assert for_stranger["discount"] == 0

@@ -13,7 +13,7 @@ it applied everything after it is.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from channelhub.platform.db.core import execute_core, table_of
 from channelhub.platform.errors import InvalidError
 from channelhub.process.channels.models import SalesChannel
+from channelhub.process.customers.membership import segment_keys_of
 from channelhub.process.customers.models import Customer
 from channelhub.process.promotions import schemas
 from channelhub.process.promotions.discounts import (
@@ -35,7 +36,14 @@ from channelhub.process.promotions.discounts import (
     cut_of,
 )
 from channelhub.process.promotions.models import Campaign, CustomerUsage, PromotionSettings, Voucher
-from channelhub.process.promotions.rules import CartFacts, CustomerFacts, Facts, Rule, unmet
+from channelhub.process.promotions.rules import (
+    CartFacts,
+    CustomerFacts,
+    Facts,
+    Rule,
+    names_field,
+    unmet,
+)
 from channelhub.process.promotions.schemas import Reason, Stacking, normalise_code
 
 _EFFECT: TypeAdapter[Effect] = TypeAdapter(Effect)
@@ -174,6 +182,12 @@ async def evaluate(
     cart = _cart_facts(purchase.cart)
     evaluation = Evaluation(purchase, buyer, Ledger.of(cart))
     candidates = await _candidates(session, tenant_id, codes, now, evaluation)
+    if buyer.id is not None and any(
+        names_field(c.campaign.rules, "customer.segments") for c in candidates
+    ):
+        # Read only when a rule asks: most evaluations never pay for the query.
+        segments = frozenset(await segment_keys_of(session, tenant_id, buyer.id))
+        buyer.facts = replace(buyer.facts, segments=segments)
     usage = await _usage(session, buyer, candidates)
     facts_of = _FactsFor(cart, buyer, purchase, brand, now)
     eligible: list[Candidate] = []

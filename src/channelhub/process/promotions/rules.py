@@ -71,6 +71,7 @@ TEXT_FIELDS: dict[str, str] = {
 SET_FIELDS: dict[str, str] = {
     "cart.skus": "The SKUs in the cart.",
     "cart.categories": "The categories of the lines in the cart.",
+    "customer.segments": "Keys of the customer's segments (see docs/customers.md).",
 }
 _ORDERED_TEXT = {"time.date"}
 
@@ -379,6 +380,7 @@ class CustomerFacts:
     email: str | None = None
     tier: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    segments: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -398,6 +400,8 @@ class Facts:
             return self.customer.metadata.get(name[len(_METADATA_PREFIX) :])
         if name.startswith("cart."):
             return self._cart_value(name, of)
+        if name == "customer.segments":
+            return self.customer.segments
         if name.startswith("time."):
             local = self.now.astimezone(ZoneInfo(self.timezone))
             if name == "time.hour":
@@ -427,3 +431,12 @@ class Facts:
         if name == "cart.skus":
             return frozenset(line.sku for line in lines)
         return frozenset(c for line in lines for c in line.categories)
+
+
+def names_field(rules: Any, name: str) -> bool:
+    """Whether a stored rule tree (JSON) has a condition on field ``name`` anywhere."""
+    if isinstance(rules, dict):
+        return rules.get("field") == name or any(names_field(v, name) for v in rules.values())
+    if isinstance(rules, list):
+        return any(names_field(item, name) for item in rules)
+    return False
