@@ -404,6 +404,6 @@ def test_worker_with_relay_publishes_the_outbox_and_stops_on_sigterm(
     # e-mail is set up in the demo, so each is suppressed (notification.suppressed).
     assert stream_messages(nats_url, stream) == pending + 2
     # stock-push, webhooks and promotions-rollback
-    assert worker.stdout() == "worker running 3 consumer(s); relay: True\n"
+    assert worker.stdout() == "worker running 8 consumer(s); relay: True\n"
     assert code == 0
     assert "Traceback" not in worker.stderr()

@@ -126,7 +126,9 @@ class Tiers(BaseModel):
     basis: TierBasis = Field(TierBasis.points, description="What decides the tier.")
     period_days: int = Field(365, ge=1, le=3650, description="By points: the window.")
     metadata_key: MetadataKey | None = Field(None, description="By metadata: the key.")
-    levels: list[Tier] = Field(default_factory=list, max_length=MAX_LEVELS)
+    levels: list[Tier] = Field(
+        default_factory=list, max_length=MAX_LEVELS, description="The tiers, lowest first."
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Tiers:
@@ -184,25 +186,31 @@ class ProgramCreate(_ProgramFields):
 
 
 class ProgramUpdate(BaseModel):
+    """The members given change; the others stay."""
+
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(None, min_length=1, max_length=200)
-    description: str | None = Field(None, max_length=2000)
-    active: bool | None = None
-    auto_enroll: bool | None = None
-    sets_customer_tier: bool | None = None
-    pending_days: int | None = Field(None, ge=0, le=365)
-    expiry_days: int | None = Field(None, ge=1, le=3650)
-    earning: Earning | None = None
-    tiers: Tiers | None = None
+    name: str | None = Field(None, min_length=1, max_length=200, description="A new name.")
+    description: str | None = Field(None, max_length=2000, description="For people.")
+    active: bool | None = Field(None, description="Off: nothing earns, no rewards.")
+    auto_enroll: bool | None = Field(None, description="Customers join at their first earning.")
+    sets_customer_tier: bool | None = Field(
+        None, description="The member's tier becomes the customer's `tier`."
+    )
+    pending_days: int | None = Field(None, ge=0, le=365, description="The return window.")
+    expiry_days: int | None = Field(
+        None, ge=1, le=3650, description="Expiry after availability (null: never)."
+    )
+    earning: Earning | None = Field(None, description="What earns points, replaced whole.")
+    tiers: Tiers | None = Field(None, description="The tiers, replaced whole.")
 
 
 class Program(_ProgramFields):
     id: str = Field(description="Program id (lyp_...).")
-    name: str
-    currency: str
-    created_at: datetime
-    updated_at: datetime
+    name: str = Field(description="Unique in the tenant.")
+    currency: str = Field(description="Orders in this currency earn.")
+    created_at: datetime = Field(description="When it was set up (UTC).")
+    updated_at: datetime = Field(description="When it last changed (UTC).")
 
 
 class Enrolment(BaseModel):
@@ -212,7 +220,7 @@ class Enrolment(BaseModel):
 
 
 class ExpiringPoints(BaseModel):
-    points: int
+    points: int = Field(description="How many.")
     at: datetime = Field(description="When they expire (UTC).")
 
 
@@ -233,13 +241,13 @@ class TierProgress(BaseModel):
 
 class Member(BaseModel):
     id: str = Field(description="Member id (mbr_...).")
-    program_id: str
-    customer_id: str
+    program_id: str = Field(description="The program (lyp_...).")
+    customer_id: str = Field(description="The customer (cus_...).")
     tier: str | None = Field(description="The tier's key (none: no tier yet).")
-    tier_since: datetime | None
-    balance: Balance
-    progress: TierProgress
-    joined_at: datetime
+    tier_since: datetime | None = Field(description="In this tier since (UTC).")
+    balance: Balance = Field(description="Points now, derived from the ledger.")
+    progress: TierProgress = Field(description="Toward the next tier.")
+    joined_at: datetime = Field(description="When they joined (UTC).")
 
 
 class EntryKind(StrEnum):
@@ -252,16 +260,16 @@ class EntryKind(StrEnum):
 
 class Entry(BaseModel):
     id: str = Field(description="Ledger entry id (lpt_...).")
-    member_id: str
-    kind: EntryKind
+    member_id: str = Field(description="The member (mbr_...).")
+    kind: EntryKind = Field(description="earn, spend, expire, reverse or adjust.")
     points: int = Field(description="Signed: earning is positive, spending negative.")
     available_at: datetime = Field(description="From when they count (pending before).")
-    expires_at: datetime | None
+    expires_at: datetime | None = Field(description="When what is left of them expires.")
     lot_id: str | None = Field(description="The earning an expiry or reversal takes from.")
     source: str = Field(description="order, event, segment, reward, manual or expiry.")
     source_ref: str = Field(description="The order, event, segment or voucher concerned.")
-    reason: str
-    created_at: datetime
+    reason: str = Field(description="For people: the order number, receipt, reward...")
+    created_at: datetime = Field(description="When it was recorded (UTC).")
 
 
 class Adjustment(BaseModel):
@@ -289,8 +297,10 @@ class CustomerKey(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: Id | None = Field(None, description="Customer id (cus_...).")
-    email: Email | None = None
-    phone: str | None = Field(None, min_length=3, max_length=32)
+    email: Email | None = Field(None, description="Their e-mail address.")
+    phone: str | None = Field(
+        None, min_length=3, max_length=32, description="Their phone, with country code."
+    )
     external_id: ExternalRef | None = Field(None, description="A system's id for them.")
 
     @model_validator(mode="after")
@@ -310,7 +320,7 @@ class LoyaltyEvent(BaseModel):
     )
     program_id: Id = Field(description="The program (lyp_...).")
     name: Slug = Field(description="Matches an earning rule of the program.")
-    customer: CustomerKey
+    customer: CustomerKey = Field(description="Who it is about.")
     amount: int | None = Field(None, ge=0, le=MAX_AMOUNT, description="Minor units spent.")
     currency: CurrencyCode | None = Field(None, description="Needed with amount.")
     occurred_at: AwareDatetime | None = Field(None, description="When (default: now).")
@@ -331,7 +341,7 @@ class LoyaltyEvent(BaseModel):
 
 
 class EventResult(BaseModel):
-    member: Member
+    member: Member = Field(description="The member after the event.")
     entries: list[Entry] = Field(description="What the event earned (empty: nothing).")
 
 
@@ -344,7 +354,7 @@ class RewardKind(StrEnum):
 class _RewardFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    description: str = Field("", max_length=2000)
+    description: str = Field("", max_length=2000, description="For members.")
     cost_points: int = Field(ge=1, le=1_000_000_000, description="What it costs.")
     min_tier: Slug | None = Field(None, description="Only members of this tier or above.")
     valid_days: int | None = Field(
@@ -353,7 +363,7 @@ class _RewardFields(BaseModel):
         le=3650,
         description="The code it issues is valid this long (none: as long as the campaign).",
     )
-    active: bool = True
+    active: bool = Field(True, description="Off: it cannot be redeemed.")
 
 
 class RewardCreate(_RewardFields):
@@ -366,23 +376,27 @@ class RewardCreate(_RewardFields):
 
 
 class RewardUpdate(BaseModel):
+    """The members given change; the others stay."""
+
     model_config = ConfigDict(extra="forbid")
 
-    description: str | None = Field(None, max_length=2000)
-    cost_points: int | None = Field(None, ge=1, le=1_000_000_000)
-    min_tier: Slug | None = None
-    valid_days: int | None = Field(None, ge=1, le=3650)
-    active: bool | None = None
+    description: str | None = Field(None, max_length=2000, description="For members.")
+    cost_points: int | None = Field(None, ge=1, le=1_000_000_000, description="What it costs.")
+    min_tier: Slug | None = Field(None, description="From this tier up (null: anyone).")
+    valid_days: int | None = Field(
+        None, ge=1, le=3650, description="How long its codes are valid (null: the campaign's)."
+    )
+    active: bool | None = Field(None, description="Off: it cannot be redeemed.")
 
 
 class Reward(_RewardFields):
     id: str = Field(description="Reward id (rwd_...).")
-    program_id: str
-    name: str
-    kind: RewardKind
-    campaign_id: str
-    created_at: datetime
-    updated_at: datetime
+    program_id: str = Field(description="The program (lyp_...).")
+    name: str = Field(description="Unique in the program.")
+    kind: RewardKind = Field(description="discount_voucher, free_product or points_to_money.")
+    campaign_id: str = Field(description="The vouchers campaign it issues codes of.")
+    created_at: datetime = Field(description="When it was added (UTC).")
+    updated_at: datetime = Field(description="When it last changed (UTC).")
 
 
 class RewardRedemptionRequest(BaseModel):
@@ -393,14 +407,14 @@ class RewardRedemptionRequest(BaseModel):
 
 
 class RewardRedemption(BaseModel):
-    reward_id: str
-    member_id: str
-    customer_id: str
+    reward_id: str = Field(description="The reward (rwd_...).")
+    member_id: str = Field(description="The member (mbr_...).")
+    customer_id: str = Field(description="The customer the code is published to.")
     points: int = Field(description="What it cost.")
     code: str = Field(description="The voucher code issued to the customer.")
-    code_expires_at: datetime | None
-    entry: Entry
-    balance: Balance
+    code_expires_at: datetime | None = Field(description="The code is valid until (UTC).")
+    entry: Entry = Field(description="The ledger entry that spent the points.")
+    balance: Balance = Field(description="The member's points after.")
 
 
 class PointsMoved(BaseModel):
