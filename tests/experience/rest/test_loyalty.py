@@ -65,6 +65,16 @@ async def offer(client: httpx.AsyncClient, effect: dict[str, Any], **body: Any) 
     return campaign_id
 
 
+async def add_reward(
+    client: httpx.AsyncClient, program_id: str, campaign_id: str, **body: Any
+) -> httpx.Response:
+    defaults = {"name": "Reward", "kind": "discount_voucher", "cost_points": 10}
+    return await client.post(
+        f"/v1/loyalty/programs/{program_id}/rewards",
+        json={**defaults, **body, "campaign_id": campaign_id},
+    )
+
+
 async def member_of(client: httpx.AsyncClient, program_id: str, customer_id: str) -> Any:
     found = await client.get(
         "/v1/loyalty/members", params={"program_id": program_id, "customer_id": customer_id}
@@ -185,14 +195,8 @@ async def test_a_reward_is_bought_with_points_and_its_code_is_for_that_customer_
 ) -> None:
     club = await program(client)
     five_off = await offer(client, {"kind": "fixed_amount", "amount": 500}, currency="EUR")
-    reward = await client.post(
-        f"/v1/loyalty/programs/{club['id']}/rewards",
-        json={
-            "name": "5 EUR off",
-            "kind": "points_to_money",
-            "cost_points": 100,
-            "campaign_id": five_off,
-        },
+    reward = await add_reward(
+        client, club["id"], five_off, name="5 EUR off", kind="points_to_money", cost_points=100
     )
     assert reward.status_code == 201, reward.text
     member = (await receipt(client, club["id"], 9000, email="cy@example.com")).json()["member"]
@@ -227,15 +231,14 @@ async def test_a_reward_for_a_higher_tier_is_refused_and_nothing_is_spent(
 ) -> None:
     club = await program(client)
     twenty_off = await offer(client, {"kind": "percentage", "percent": 20})
-    reward = await client.post(
-        f"/v1/loyalty/programs/{club['id']}/rewards",
-        json={
-            "name": "Gold 20%",
-            "kind": "discount_voucher",
-            "cost_points": 10,
-            "campaign_id": twenty_off,
-            "min_tier": "gold",
-        },
+    reward = await add_reward(
+        client,
+        club["id"],
+        twenty_off,
+        name="Gold 20%",
+        kind="discount_voucher",
+        cost_points=10,
+        min_tier="gold",
     )
     member = (await receipt(client, club["id"], 6000, email="di@example.com")).json()["member"]
 
@@ -256,14 +259,8 @@ async def test_a_free_product_reward_needs_a_campaign_that_gives_one(
     club = await program(client)
     percent = await offer(client, {"kind": "percentage", "percent": 10})
 
-    response = await client.post(
-        f"/v1/loyalty/programs/{club['id']}/rewards",
-        json={
-            "name": "Free socks",
-            "kind": "free_product",
-            "cost_points": 10,
-            "campaign_id": percent,
-        },
+    response = await add_reward(
+        client, club["id"], percent, name="Free socks", kind="free_product", cost_points=10
     )
 
     assert response.status_code == 422
@@ -513,9 +510,8 @@ async def test_a_reward_whose_campaign_is_used_up_is_refused_before_points_are_s
     await client.post(f"/v1/campaigns/{capped}/vouchers", json={"code": "ONLY-ONE"})
     cart = {"currency": "EUR", "lines": [{"sku": "A", "quantity": 1, "unit_price": 2000}]}
     await client.post("/v1/promotions/redemptions", json={"cart": cart, "codes": ["ONLY-ONE"]})
-    reward = await client.post(
-        f"/v1/loyalty/programs/{club['id']}/rewards",
-        json={"name": "5 off", "kind": "points_to_money", "cost_points": 10, "campaign_id": capped},
+    reward = await add_reward(
+        client, club["id"], capped, name="5 off", kind="points_to_money", cost_points=10
     )
     member = (await receipt(client, club["id"], 2000, email="mo@example.com")).json()["member"]
 

@@ -13,6 +13,7 @@ from channelhub.platform.db.core import flush_or_conflict
 from channelhub.platform.db.pagination import Page, PageRequest, keyset_page
 from channelhub.platform.db.repository import owned_row
 from channelhub.platform.errors import InvalidError, NotFoundError
+from channelhub.platform.events.catalog import EventType
 from channelhub.platform.events.outbox import record_event
 from channelhub.platform.ids import new_id
 from channelhub.process.loyalty import schemas
@@ -94,11 +95,16 @@ async def create_program(
         updated_at=now,
     )
     session.add(row)
-    await flush_or_conflict(session, f"a program named {data.name!r} exists", field="name")
+    return await _saved(session, row, PROGRAM_CREATED)
+
+
+async def _saved(
+    session: AsyncSession, row: LoyaltyProgram, event_type: EventType
+) -> schemas.Program:
+    """Write the program (its name must be free) and announce it."""
+    await flush_or_conflict(session, f"a program named {row.name!r} exists", field="name")
     result = program_schema(row)
-    await record_event(
-        session, PROGRAM_CREATED, tenant_id=principal.tenant_id, subject=row.id, data=result
-    )
+    await record_event(session, event_type, tenant_id=row.tenant_id, subject=row.id, data=result)
     return result
 
 
@@ -166,12 +172,7 @@ async def update_program(
             .execution_options(synchronize_session=False)
         )
     row.updated_at = clock()
-    await flush_or_conflict(session, f"a program named {row.name!r} exists", field="name")
-    result = program_schema(row)
-    await record_event(
-        session, PROGRAM_UPDATED, tenant_id=principal.tenant_id, subject=row.id, data=result
-    )
-    return result
+    return await _saved(session, row, PROGRAM_UPDATED)
 
 
 async def _check_reward_tiers(
