@@ -135,3 +135,37 @@ async def test_a_system_upsert_found_by_phone_gains_the_systems_id(
 
     assert (customer.id, created) == (ana, False)
     assert [ref.system for ref in customer.external_ids] == ["pos", SHOPIFY]
+
+
+async def test_two_people_sharing_a_phone_stay_two_customers(hub: Hub, tenant: TenantKeys) -> None:
+    async with hub.db.transaction() as session:
+        ana, _ = await upsert_customer(
+            session,
+            tenant.principal,
+            CustomerUpsert(
+                external_id=ExternalRef(system="shop", id="ana-shared"),
+                email="ana.shared@example.com",
+                phone="+351 933 000 111",
+                name="Ana Costa",
+            ),
+        )
+        bob, created = await upsert_customer(
+            session,
+            tenant.principal,
+            CustomerUpsert(
+                external_id=ExternalRef(system="crm", id="bob-shared"),
+                email="bob.shared@example.com",
+                phone="+351 933 000 111",
+                name="Bob Costa",
+            ),
+        )
+        by_phone_only = await resolve_customer(session, tenant.tenant_id, phone="+351933000111")
+
+    assert created
+    assert bob.id != ana.id
+    assert by_phone_only is not None
+    assert by_phone_only.id == ana.id
+
+
+def test_a_trunk_zero_in_brackets_is_not_part_of_the_number() -> None:
+    assert normalise_phone("+44 (0)20 7946 0958") == normalise_phone("+44 20 7946 0958")

@@ -546,3 +546,80 @@ async def test_a_table_added_later_is_covered_without_being_named(
         "nobody is left to tell: the pending confirmation is not sent to the pseudonym"
     )
     assert bob_notices == [("order_confirmed", "pending")]
+
+
+async def test_erasure_keeps_to_the_person_and_leaves_whoever_shares_a_name_or_an_address(
+    hub: Hub, client: httpx.AsyncClient, tenant: TenantKeys, orders: Orders
+) -> None:
+    maria, bob = Someone.new("Maria"), Someone.new("Bob")
+    namesake = Someone(
+        email=f"{word(9)}@example.com", phone="+351 911 000 222", name=maria.name, street=""
+    )
+    await orders.shop.stock(TENT_1__WH=5)
+    maria_id = await _customer(hub, tenant, maria)
+    namesake_id = await _customer(hub, tenant, namesake)
+    bob_id = await _customer(hub, tenant, bob)
+    # Maria sends a gift to Bob's address; Bob orders for himself there too.
+    await orders.place(
+        ("TENT-1", 1),
+        customer={"email": maria.email, "name": maria.name},
+        shipping_address=_address(bob),
+    )
+    bob_order = await orders.place(
+        ("TENT-1", 1),
+        customer={"email": bob.email, "name": bob.name},
+        shipping_address=_address(bob),
+    )
+    # One phone, stored in two spellings by two consents; and a chat from her typed phone.
+    for contact in (maria.phone, maria.phone.replace("+351 ", "")):
+        consent = await client.put(
+            "/v1/notification-consents",
+            json={"channel": "sms", "contact": contact, "subscribed": True, "source": "till"},
+        )
+        assert consent.status_code == 200, consent.text
+    chat = await client.post(
+        "/v1/helpdesk/messages",
+        json={
+            "channel": "chat",
+            "external_id": f"chat-{word(10)}",
+            "requester": {"phone": maria.phone},
+            "text": "My IBAN is PT50 0002 0123 1234 5678 9015 4, please refund there.",
+        },
+    )
+    assert chat.status_code in (200, 201), chat.text
+
+    erased = await client.post(f"/v1/customers/{maria_id}/erase")
+
+    assert erased.status_code == 200, erased.text
+    assert await grep_every_table(hub, {"e-mail": maria.email, "iban": "pt50 0002"}) == []
+    for other_id, who in ((namesake_id, namesake), (bob_id, bob)):
+        shown = (await client.get(f"/v1/customers/{other_id}")).json()
+        assert (shown["name"], shown["erased_at"]) == (who.name, None)
+    kept = (await client.get(f"/v1/orders/{bob_order['id']}")).json()
+    assert kept["shipping_address"]["line1"] == bob.street
+    assert kept["customer"]["name"] == bob.name
+
+
+async def test_an_erased_customer_leaves_the_segments_their_data_put_them_in(
+    hub: Hub, client: httpx.AsyncClient, tenant: TenantKeys
+) -> None:
+    ana = Someone.new("Ana")
+    ana_id = await _customer(hub, tenant, ana)
+    await client.post(
+        "/v1/segments",
+        json={
+            "key": "club",
+            "name": "Club",
+            "rules": {"field": "customer.metadata.club", "op": "exists", "value": True},
+        },
+    )
+    await client.patch(f"/v1/customers/{ana_id}", json={"metadata": {"club": "gold"}})
+    assert (await client.get(f"/v1/customers/{ana_id}")).json()["segments"] == ["club"]
+
+    await client.post(f"/v1/customers/{ana_id}/erase")
+
+    assert (await client.get(f"/v1/customers/{ana_id}")).json()["segments"] == []
+    left = await client.get(
+        "/v1/events", params={"type": "customer.segment_left", "subject": ana_id}
+    )
+    assert [e["data"]["segment_key"] for e in left.json()["data"]] == ["club"]

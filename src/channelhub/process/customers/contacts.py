@@ -25,7 +25,8 @@ def normalise_email(value: str) -> str:
 def normalise_phone(value: str) -> str:
     """The number in E.164 (``+351912345678``); ValueError when it is not a phone number
     with its country code."""
-    compact = _SEPARATORS.sub("", value.strip())
+    # "+44 (0)20 ..." writes the trunk 0 that is dialled only at home: not part of E.164.
+    compact = _SEPARATORS.sub("", value.strip().replace("(0)", ""))
     if compact.startswith("00"):
         compact = "+" + compact[2:]
     if not _E164.match(compact):

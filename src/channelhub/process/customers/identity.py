@@ -4,7 +4,8 @@ Resolution order (the first that finds someone wins):
 
 1. the system's own id for the customer (``ExternalRef``: system and id), exact;
 2. the e-mail address, stripped and lower-cased;
-3. the phone number, in E.164 (see ``contacts.normalise_phone``).
+3. the phone number, in E.164 (see ``contacts.normalise_phone``), unless the customer
+   found has another e-mail address than the one given (two people sharing a phone).
 
 When several customers share an e-mail address or a phone number (systems may have
 recorded them apart), the one first seen wins. With ``create=True`` and no match, a
@@ -36,6 +37,12 @@ def phone_or_refuse(phone: str) -> str:
         return normalise_phone(phone)
     except ValueError as exc:
         raise InvalidError(str(exc), field="phone") from exc
+
+
+def _another_address(row: Customer, email: str | None) -> bool:
+    """A phone shared by a household or an office is not the same person when the e-mail
+    addresses differ: the phone only identifies someone whose address is not known."""
+    return email is not None and bool(row.email) and row.email != email
 
 
 async def resolve_customer(
@@ -74,7 +81,7 @@ async def resolve_customer(
                 .limit(1)
             )
         ).first()
-        if row is not None:
+        if row is not None and not _another_address(row, email):
             return row
     if not create:
         return None

@@ -11,6 +11,7 @@ stranger who types someone's order number learns nothing.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ import structlog
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from channelhub.process.customers.contacts import normalise_phone
 from channelhub.process.customers.models import Customer, CustomerExternalId
 from channelhub.process.orders import repository as orders
 from channelhub.process.orders.models import Order
@@ -74,7 +76,8 @@ async def find_customer(
     if who.email:
         clauses.append(Customer.email == who.email)
     if who.phone:
-        clauses.append(Customer.phone == who.phone)
+        with contextlib.suppress(ValueError):  # not a phone the hub can read: not a key
+            clauses.append(Customer.phone == normalise_phone(who.phone))
     if not clauses:
         return None, ""
     row = (

@@ -42,8 +42,9 @@ from channelhub.platform.db.base import Base
 from channelhub.platform.db.core import execute_core, table_of
 from channelhub.platform.events.catalog import declare
 from channelhub.platform.events.models import ConsumerFailure
-from channelhub.platform.events.outbox import record_event
+from channelhub.platform.events.outbox import record_event, record_events
 from channelhub.platform.inbox.models import InboxRecord
+from channelhub.process.customers.membership import recompute_customer
 from channelhub.process.customers.models import Customer
 from channelhub.process.helpdesk.models import (
     Ticket,
@@ -51,7 +52,7 @@ from channelhub.process.helpdesk.models import (
     TicketAttachment,
     TicketMessage,
 )
-from channelhub.process.notifications.models import NotificationDelivery
+from channelhub.process.notifications.models import NotificationConsent, NotificationDelivery
 from channelhub.process.orders.models import (
     Order,
     OrderNotice,
@@ -107,6 +108,10 @@ class Erasure(BaseModel):
     )
 
 
+MIN_TEXT = 12
+"""Shorter texts ("Thanks!") are too common to redact wherever they appear."""
+
+
 class Person:
     """Who is erased: their records, and the identifiers those records hold."""
 
@@ -116,6 +121,12 @@ class Person:
         self.phones: set[str] = set()
         self.names: set[str] = set()
         self.streets: set[str] = set()
+        self.texts: set[str] = set()
+        """What they wrote or were written (their tickets' messages, their orders' notes):
+        copies of it in events and logs go whole, as the messages themselves do."""
+        self.address_phones: set[str] = set()
+        """Phones on the addresses of their orders: maybe a gift's recipient, an office's
+        switchboard; replaced only in the person's own records."""
         self.orders: list[Order] = []
         self.tickets: list[Ticket] = []
         self.redemptions: list[Redemption] = []
@@ -129,12 +140,20 @@ class Person:
         if name.strip():
             self.names.add(" ".join(name.split()))
 
-    def identifiers(self) -> list[tuple[Kind, str]]:
+    def contacts(self) -> list[tuple[Kind, str]]:
+        """Their own e-mail addresses and phones: theirs wherever they are found."""
         return [
             *((Kind.email, e) for e in sorted(self.emails)),
             *((Kind.phone, p) for p in sorted(self.phones)),
+        ]
+
+    def identifiers(self) -> list[tuple[Kind, str]]:
+        return [
+            *self.contacts(),
+            *((Kind.phone, p) for p in sorted(self.address_phones - self.phones)),
             *((Kind.name, n) for n in sorted(self.names)),
             *((Kind.street, s) for s in sorted(self.streets)),
+            *((Kind.text, t) for t in sorted(self.texts) if len(t.strip()) >= MIN_TEXT),
         ]
 
     @property
@@ -144,14 +163,6 @@ class Person:
     @property
     def ticket_ids(self) -> list[str]:
         return [ticket.id for ticket in self.tickets]
-
-
-def _specific(kind: Kind, value: str) -> bool:
-    """Whether an identifier is specific enough to replace in anybody's records: a
-    one-word name or a short street line would hit other people's."""
-    if kind in (Kind.email, Kind.phone):
-        return True
-    return len(value.split()) >= 2 and len(value) >= 6
 
 
 def _name_parts(names: set[str]) -> list[tuple[Kind, str]]:
@@ -166,13 +177,15 @@ def _name_parts(names: set[str]) -> list[tuple[Kind, str]]:
 
 class Matchers:
     """``everywhere`` for anybody's rows, ``theirs`` for rows that are the person's own,
-    ``texts`` for free texts written to or about them (also first names alone)."""
+    ``texts`` for free texts written to or about them (also first names alone).
+
+    Only the person's own e-mail addresses and phones are replaced in anybody's rows:
+    names and street lines are shared (two Maria Silvas, a gift sent to a neighbour, an
+    office), so they are replaced only in the person's own records."""
 
     def __init__(self, person: Person, pseudonyms: Pseudonyms) -> None:
         identifiers = person.identifiers()
-        self.everywhere = Matcher(
-            [(kind, value) for kind, value in identifiers if _specific(kind, value)], pseudonyms
-        )
+        self.everywhere = Matcher(person.contacts(), pseudonyms)
         self.theirs = Matcher(identifiers, pseudonyms)
         self.texts = Matcher([*identifiers, *_name_parts(person.names)], pseudonyms)
 
@@ -271,9 +284,9 @@ async def find_person(session: AsyncSession, tenant_id: str, customer: Customer)
         person.identify(phone=order.customer_phone, name=order.customer_name)
         for address in (order.shipping_address, order.billing_address):
             if address:
-                person.identify(
-                    phone=str(address.get("phone") or ""), name=str(address.get("name") or "")
-                )
+                person.identify(name=str(address.get("name") or ""))
+                if str(address.get("phone") or "").strip():
+                    person.address_phones.add(str(address["phone"]).strip())
                 person.streets |= {
                     " ".join(str(address.get(line) or "").split()) for line in ("line1", "line2")
                 } - {""}
@@ -281,7 +294,7 @@ async def find_person(session: AsyncSession, tenant_id: str, customer: Customer)
     if person.emails:
         ticket_filter.append(func.lower(Ticket.requester_email).in_(sorted(person.emails)))
     if person.phones:
-        ticket_filter.append(Ticket.requester_phone.in_(sorted(person.phones)))
+        ticket_filter.append(Ticket.id.in_(await _tickets_from(session, tenant_id, person.phones)))
     person.tickets = await _all(
         session,
         select(Ticket).where(Ticket.tenant_id == tenant_id, or_(*ticket_filter)),
@@ -289,7 +302,31 @@ async def find_person(session: AsyncSession, tenant_id: str, customer: Customer)
     for ticket in person.tickets:
         if ticket.requester_trusted:
             person.identify(name=ticket.requester_name)
+    written = await session.execute(
+        select(TicketMessage.subject, TicketMessage.text).where(
+            TicketMessage.ticket_id.in_(person.ticket_ids)
+        )
+    )
+    for subject, text in written:
+        person.texts |= {subject or "", text or ""} - {""}
+    person.texts |= {order.notes for order in person.orders if order.notes}
     return person
+
+
+def _digits(phone: str) -> str:
+    return "".join(c for c in phone if c.isdigit())
+
+
+async def _tickets_from(session: AsyncSession, tenant_id: str, phones: set[str]) -> list[str]:
+    """Tickets whose requester gave one of ``phones``, however it was written (tickets
+    keep the phone as typed; the hub's customers keep it in E.164)."""
+    wanted = {_digits(phone) for phone in phones} - {""}
+    rows = await session.execute(
+        select(Ticket.id, Ticket.requester_phone).where(
+            Ticket.tenant_id == tenant_id, Ticket.requester_phone != ""
+        )
+    )
+    return [ticket_id for ticket_id, phone in rows if _digits(phone) in wanted]
 
 
 async def _keys(session: AsyncSession, person: Person) -> Keys:
@@ -338,6 +375,10 @@ async def _erase_targeted(
         # Nobody is left to tell: a notice still pending would go to the pseudonym.
         await suppress_notices(session, order, None, ERASED_REASON, actor=actor, at=now)
     _erase_profile(person.customer, pseudonyms, changes)
+    await session.flush()
+    _, left = await recompute_customer(session, person.customer, at=now)
+    await record_events(session, left, clock=lambda: now)
+    await _forget_consents(session, tenant_id, person, changes)
     _erase_orders(person, pseudonyms, matchers, changes)
     await _erase_fulfilment(session, person, matchers, changes)
     await _erase_helpdesk(session, person, pseudonyms, matchers, changes)
@@ -372,6 +413,26 @@ async def _erase_targeted(
         envelope=matchers.everywhere.walk,
         last_error=matchers.everywhere.sub,
     )
+
+
+async def _forget_consents(
+    session: AsyncSession, tenant_id: str, person: Person, changes: Changes
+) -> None:
+    """Their consents go: nobody is left to ask, and one phone stored as ``+351...`` and as
+    ``9...`` would otherwise become one pseudonym twice, against the rule of one consent
+    per contact."""
+    emails = {email.lower() for email in person.emails}
+    phones = {_digits(phone) for phone in person.phones} - {""}
+    rows = await _all(
+        session, select(NotificationConsent).where(NotificationConsent.tenant_id == tenant_id)
+    )
+    for row in rows:
+        contact = row.contact.strip()
+        digits = _digits(contact)
+        national = any(len(digits) >= 8 and phone.endswith(digits) for phone in phones)
+        if contact.lower() in emails or ("@" not in contact and (digits in phones or national)):
+            changes.add(NotificationConsent.__tablename__, (row.id,))
+            await session.delete(row)
 
 
 def _erase_profile(customer: Customer, pseudonyms: Pseudonyms, changes: Changes) -> None:
@@ -518,7 +579,7 @@ async def _erase_helpdesk(
         html=lambda _: "",
         send_error=texts.sub,
         attachments=lambda files: [
-            {**f, "filename": _erased_filename(f["filename"])} for f in files
+            {**f, "filename": _erased_filename(str(f.get("filename") or ""))} for f in files
         ],
     )
     for message in messages:

@@ -48,6 +48,8 @@ class Kind(StrEnum):
     phone = "phone"
     name = "name"
     street = "street"
+    text = "text"
+    """Something the person wrote (a message): redacted whole wherever it was copied."""
 
 
 def normalised(kind: Kind, value: str) -> str:
@@ -69,6 +71,8 @@ class Pseudonyms:
         key = normalised(kind, value)
         if not key:
             return value
+        if kind is Kind.text:
+            return REDACTED
         known = self._given.get((kind, key))
         if known is not None:
             return known
@@ -128,6 +132,8 @@ def _sources(kind: Kind, value: str) -> list[str]:
             + r"(?!\d)"
             for n, spelling in enumerate(spellings)
         ]
+    if kind is Kind.text:
+        return [re.escape(value)] if value.strip() else []
     return [_words(value)] if value.split() else []
 
 

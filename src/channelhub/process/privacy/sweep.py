@@ -227,7 +227,14 @@ async def _sweep_table(
             theirs_by_key = keys.named_in(row[c.name] for c in read)
             if scope is None and not theirs_by_key:
                 continue
-            matcher = theirs if theirs_by_key else everywhere
+            # A row naming one of the person's records, or their own e-mail or phone, is
+            # about them: their names and street lines go too.
+            mine = theirs_by_key or any(
+                row[column.name] is not None
+                and everywhere.scrub(row[column.name]) != row[column.name]
+                for column in columns
+            )
+            matcher = theirs if mine else everywhere
             changed = {}
             for column in columns:
                 value = row[column.name]
