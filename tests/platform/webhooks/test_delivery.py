@@ -225,3 +225,29 @@ async def test_an_endpoint_failing_long_enough_is_disabled_with_an_event(
     shown = (await webhook_client.get(f"/v1/webhook-endpoints/{dead['id']}")).json()
     assert shown["enabled"] is False
     assert shown["disabled_reason"].startswith("every attempt failed since")
+
+
+@pytest.mark.parametrize(
+    "webhook_overrides",
+    [{"webhook_retry_schedule_s": [1.5, 0.05, 0.05, 0.05], "webhook_max_in_flight": 2}],
+    ids=["paused 1.5 s"],
+)
+async def test_an_endpoint_that_keeps_failing_is_paused_and_its_backlog_goes_when_it_is_back(
+    webhook_client: httpx.AsyncClient, receivers: Receivers
+) -> None:
+    receivers.answer("down.test", 503)
+    await add_endpoint(webhook_client, receivers.url("down.test"))
+    await add_endpoint(webhook_client, receivers.url("up.test"))
+    for n in range(20):
+        await create(webhook_client, f"BRK-{n}")
+
+    await eventually(lambda: len(set(receivers.ids("up.test"))) == 20, what="the healthy one")
+    # Five failures in a row pause it: a few requests in flight, not one per event.
+    assert len(receivers.received("down.test")) <= 5 + 2
+    receivers.answer("down.test", 200)
+    before = len(receivers.received("down.test"))
+    await eventually(
+        lambda: set(receivers.ids("down.test")[before:]) >= set(receivers.ids("up.test")),
+        within=20,
+        what="the backlog after the outage",
+    )

@@ -11,6 +11,9 @@
   (every request has an overall deadline); only the lease's holder writes the outcome.
 - Each endpoint has its own slots and connection pool, so a slow or failing one fills
   only its own; it is left out of claims while they are full and never holds up others.
+- An endpoint that failed five times in a row is paused for the schedule's first wait:
+  no new attempts (its deliveries stay due), then a few probe it again. A receiver that
+  is down costs a handful of requests per pause instead of one per event.
 - Outcomes are written in batches, one transaction per batch, apart from the requests;
   an outcome that cannot be written is dropped (its lease ends and it is sent again)
   rather than holding up the others.
@@ -112,6 +115,12 @@ class SenderConfig:
         )
 
     @property
+    def pause_s(self) -> float:
+        """How long an endpoint failing again and again gets no new attempts: the first
+        retry's wait (a retry would not come sooner anyway)."""
+        return float(self.schedule_s[0]) if self.schedule_s else 0.0
+
+    @property
     def lease_s(self) -> float:
         """Long enough for a claimed delivery to wait for a slot and then time out."""
         return self.timeout_s * 3 + 5
@@ -169,14 +178,40 @@ class _Outcome:
 
 @dataclass
 class _Loads:
-    """Deliveries this process holds per endpoint (waiting for a slot or in flight)."""
+    """Deliveries this process holds per endpoint (waiting for a slot or in flight), and
+    the endpoints it pauses: after ``trip_after`` failures in a row an endpoint gets no new
+    attempts for ``pause_s`` (then a few probe it again). A receiver that is down thus
+    costs a handful of requests, not one per event, and its outage does not take the CPU
+    the other endpoints' deliveries need; its deliveries wait, due, and go when it is
+    back."""
 
     cap: int
+    pause_s: float = 0.0
+    trip_after: int = 5
     held: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
     slots: dict[str, asyncio.Semaphore] = field(default_factory=dict)
+    failures: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
+    paused_until: dict[str, float] = field(default_factory=dict)
 
     def full(self) -> list[str]:
-        return [endpoint for endpoint, count in self.held.items() if count >= self.cap]
+        """Endpoints not to claim for: their slots are full, or they are paused."""
+        now = time.monotonic()
+        return sorted(
+            {endpoint for endpoint, count in self.held.items() if count >= self.cap}
+            | {endpoint for endpoint, until in self.paused_until.items() if until > now}
+        )
+
+    def paused(self, endpoint_id: str) -> bool:
+        return self.paused_until.get(endpoint_id, 0.0) > time.monotonic()
+
+    def answered(self, endpoint_id: str, ok: bool) -> None:
+        if ok:
+            self.failures.pop(endpoint_id, None)
+            self.paused_until.pop(endpoint_id, None)
+            return
+        self.failures[endpoint_id] += 1
+        if self.pause_s > 0 and self.failures[endpoint_id] >= self.trip_after:
+            self.paused_until[endpoint_id] = time.monotonic() + self.pause_s
 
     def slot(self, endpoint_id: str) -> asyncio.Semaphore:
         if endpoint_id not in self.slots:
@@ -222,7 +257,7 @@ class WebhookSender:
         self.clock = clock
         self._shared_client = client
         self._clients: dict[str, httpx.AsyncClient] = {}
-        self._loads = _Loads(config.max_in_flight)
+        self._loads = _Loads(config.max_in_flight, pause_s=config.pause_s)
         self._wake = asyncio.Event()
         self._outcomes: list[_Outcome] = []
         self._outcome_ready = asyncio.Event()
@@ -272,7 +307,7 @@ class WebhookSender:
         )
 
     def _has_room(self, endpoint_id: str, handed: Sequence[_Job]) -> bool:
-        if not self._running:
+        if not self._running or self._loads.paused(endpoint_id):
             return False
         waiting = sum(1 for job in handed if job.endpoint_id == endpoint_id)
         return self._loads.held[endpoint_id] + waiting < self._loads.cap
@@ -414,6 +449,7 @@ class WebhookSender:
             log.info("webhooks.lease_ran_out", delivery_id=job.delivery_id)
             return
         WEBHOOK_ATTEMPTS.labels("ok" if outcome.ok else "failed").inc()
+        self._loads.answered(job.endpoint_id, outcome.ok)
         self._outcomes.append(outcome)
         self._outcome_ready.set()
 
