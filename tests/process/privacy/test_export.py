@@ -45,6 +45,10 @@ async def test_an_export_holds_everything_about_the_customer_and_nothing_else(
 ) -> None:
     await orders.shop.stock(TENT_1__WH=5)
     ana = await known_customer(hub, tenant, "ana@example.com")
+    runners = {"field": "customer.metadata.club", "op": "eq", "value": "runners"}
+    segment = (
+        await client.post("/v1/segments", json={"key": "run", "name": "Run", "rules": runners})
+    ).json()
     await client.patch(f"/v1/customers/{ana}", json={"metadata": {"club": "runners"}})
     order = await orders.place(("TENT-1", 1))
     await orders.place(("TENT-1", 1), customer={"email": "bob@example.com", "name": "Bob"})
@@ -70,6 +74,7 @@ async def test_an_export_holds_everything_about_the_customer_and_nothing_else(
     assert response.headers["content-type"] == "application/zip"
     files = unpacked(response)
     assert files["customer.json"][0]["attributes"] == {"club": "runners"}
+    assert [m["segment_id"] for m in files["customer_segment_members.json"]] == [segment["id"]]
     assert [o["id"] for o in files["orders.json"]] == [order["id"]]
     assert len(files["order_lines.json"]) == 1
     assert files["order_timeline.json"]

@@ -122,15 +122,13 @@ async def _enter(
 
 
 async def _leave(
-    session: AsyncSession, segment_ids: list[str], customer_ids: list[str]
+    session: AsyncSession, segment_id: str, customer_ids: list[str]
 ) -> set[tuple[str, str]]:
-    """Delete the memberships of these segments and customers; the ones that were there."""
-    if not segment_ids or not customer_ids:
-        return set()
+    """Delete these customers' memberships of the segment; the ones that were there."""
     rows = await execute_core(
         session,
         delete(_MEMBERS)
-        .where(_MEMBERS.c.segment_id.in_(segment_ids), _MEMBERS.c.customer_id.in_(customer_ids))
+        .where(_MEMBERS.c.segment_id == segment_id, _MEMBERS.c.customer_id.in_(customer_ids))
         .returning(_MEMBERS.c.segment_id, _MEMBERS.c.customer_id),
         {},
     )
@@ -149,7 +147,7 @@ async def _apply(
     entered = await _enter(session, tenant_id, entering, at)
     left: set[tuple[str, str]] = set()
     for segment_id in {s for s, _ in leaving}:
-        left |= await _leave(session, [segment_id], [c for s, c in leaving if s == segment_id])
+        left |= await _leave(session, segment_id, [c for s, c in leaving if s == segment_id])
     return [
         _change(CUSTOMER_SEGMENT_ENTERED, tenant_id, by_id[s], c, at)
         for s, c in entering
@@ -203,12 +201,11 @@ async def recompute_customer(
     return [segment.key for segment in segments if segment.id in should], events
 
 
-async def evaluate_segment(session: AsyncSession, segment: Segment, *, at: datetime) -> int:
+async def evaluate_segment(session: AsyncSession, segment: Segment, *, at: datetime) -> None:
     """Evaluate every customer of the tenant against the segment's rules, page by page,
-    recording an event for each customer who entered or left; how many did."""
+    recording an event for each customer who entered or left."""
     compiled = _Compiled(segment.id, segment.key, rule_of(segment))
     needs_orders = uses_orders(compiled.rule)
-    changes = 0
     after: str | None = None
     while True:
         statement = select(*_PROFILE_COLUMNS).where(Customer.tenant_id == segment.tenant_id)
@@ -216,7 +213,7 @@ async def evaluate_segment(session: AsyncSession, segment: Segment, *, at: datet
             statement = statement.where(Customer.id > after)
         page = (await session.execute(statement.order_by(Customer.id).limit(PAGE_SIZE))).all()
         if not page:
-            return changes
+            return
         after = page[-1].id
         stats = (
             await order_stats(session, segment.tenant_id, [row.email for row in page])
@@ -241,7 +238,6 @@ async def evaluate_segment(session: AsyncSession, segment: Segment, *, at: datet
             at,
         )
         await record_events(session, events)
-        changes += len(events)
 
 
 async def empty_segment(session: AsyncSession, segment: Segment, *, at: datetime) -> None:

@@ -28,7 +28,7 @@ from channelhub.platform.clock import Clock, utc_now
 from channelhub.platform.errors import NotFoundError
 from channelhub.platform.events.catalog import declare
 from channelhub.platform.events.outbox import record_event
-from channelhub.process.customers.models import Customer, CustomerExternalId
+from channelhub.process.customers.models import Customer, CustomerExternalId, SegmentMember
 from channelhub.process.helpdesk.models import (
     Ticket,
     TicketActivity,
@@ -105,6 +105,9 @@ async def collect(
     files: dict[str, list[Any]] = {"customer.json": [customer]}
     files["customer_external_ids.json"] = await _rows(
         session, select(CustomerExternalId).where(CustomerExternalId.customer_id == customer.id)
+    )
+    files["customer_segment_members.json"] = await _rows(
+        session, select(SegmentMember).where(SegmentMember.customer_id == customer.id)
     )
     orders = (
         await _rows(
