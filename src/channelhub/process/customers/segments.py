@@ -19,6 +19,7 @@ from sqlalchemy.orm import selectinload
 from channelhub.platform.auth.principal import Principal
 from channelhub.platform.clock import Clock, utc_now
 from channelhub.platform.db.pagination import Page, PageRequest, keyset_page
+from channelhub.platform.db.repository import owned_row
 from channelhub.platform.errors import ConflictError, NotFoundError
 from channelhub.platform.ids import new_id
 from channelhub.process.customers import schemas
@@ -72,13 +73,9 @@ async def _with_count(session: AsyncSession, row: Segment) -> schemas.Segment:
 async def _owned(
     session: AsyncSession, tenant_id: str, segment_id: str, *, for_update: bool = False
 ) -> Segment:
-    statement = select(Segment).where(Segment.tenant_id == tenant_id, Segment.id == segment_id)
-    if for_update:
-        statement = statement.with_for_update()
-    row = await session.scalar(statement)
-    if row is None:
-        raise SegmentNotFound(f"no segment {segment_id!r}")
-    return row
+    return await owned_row(
+        session, Segment, tenant_id, segment_id, SegmentNotFound, for_update=for_update
+    )
 
 
 async def create_segment(

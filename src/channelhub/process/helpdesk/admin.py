@@ -6,12 +6,12 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channelhub.platform.auth.principal import Principal
 from channelhub.platform.clock import Clock, utc_now
-from channelhub.platform.errors import ConflictError, InvalidError, NotFoundError
+from channelhub.platform.db.core import flush_or_conflict
+from channelhub.platform.errors import InvalidError, NotFoundError
 from channelhub.platform.ids import new_id
 from channelhub.process.channels.models import SalesChannel
 from channelhub.process.connections.models import Connection
@@ -55,16 +55,6 @@ async def _check_refs(session: AsyncSession, tenant_id: str, **refs: str | None)
             raise InvalidError(
                 f"no {'queue' if model is Queue else 'agent'} {value!r}", field=field
             )
-
-
-async def _saved(session: AsyncSession, conflict: str, *, field: str) -> None:
-    """Flush what changed; a uniqueness clash is a 409 naming ``field`` (in a savepoint,
-    so the request's transaction stays usable)."""
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError as exc:
-        raise ConflictError(conflict, field=field) from exc
 
 
 def _dump(model: BaseModel) -> dict[str, Any]:
@@ -145,7 +135,7 @@ async def _save_queue(
     for name, value in _dump(data).items():
         setattr(row, name, value)
     session.add(row)
-    await _saved(session, f"a queue named {data.name!r} exists", field="name")
+    await flush_or_conflict(session, f"a queue named {data.name!r} exists", field="name")
     return _queue(row)
 
 
@@ -181,7 +171,7 @@ async def create_agent(
         updated_at=now,
     )
     session.add(row)
-    await _saved(session, f"an agent with e-mail {data.email!r} exists", field="email")
+    await flush_or_conflict(session, f"an agent with e-mail {data.email!r} exists", field="email")
     return _agent(row)
 
 
@@ -197,7 +187,7 @@ async def update_agent(
     row = await _owned(session, Agent, principal.tenant_id, agent_id)
     row.name, row.email, row.online = data.name, data.email.strip().lower(), data.online
     row.updated_at = clock()
-    await _saved(session, f"an agent with e-mail {data.email!r} exists", field="email")
+    await flush_or_conflict(session, f"an agent with e-mail {data.email!r} exists", field="email")
     return _agent(row)
 
 
@@ -382,7 +372,7 @@ async def create_mailbox(
         created_at=clock(),
     )
     session.add(row)
-    await _saved(session, f"{data.address} is already a mailbox", field="address")
+    await flush_or_conflict(session, f"{data.address} is already a mailbox", field="address")
     return _mailbox(row)
 
 

@@ -7,11 +7,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, insert, literal, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channelhub.platform.auth.principal import Principal
 from channelhub.platform.clock import Clock, utc_now
+from channelhub.platform.db.core import flush_or_conflict
 from channelhub.platform.db.pagination import Page, PageRequest, keyset_page
 from channelhub.platform.errors import ConflictError, InvalidError, NotFoundError
 from channelhub.platform.events.outbox import record_event
@@ -202,19 +202,12 @@ async def create_campaign(
         updated_at=now,
     )
     session.add(row)
-    await _saved(session, f"a campaign named {data.name!r} exists", field="name")
+    await flush_or_conflict(session, f"a campaign named {data.name!r} exists", field="name")
     result = campaign_schema(row, now)
     await record_event(
         session, CAMPAIGN_CREATED, tenant_id=principal.tenant_id, subject=row.id, data=result
     )
     return result
-
-
-async def _saved(session: AsyncSession, conflict: str, *, field: str) -> None:
-    try:
-        await session.flush()
-    except IntegrityError as exc:
-        raise ConflictError(conflict, field=field) from exc
 
 
 async def owned_campaign(
@@ -369,7 +362,7 @@ async def create_voucher(
         created_at=now,
     )
     session.add(row)
-    await _saved(session, f"the code {code!r} exists", field="code")
+    await flush_or_conflict(session, f"the code {code!r} exists", field="code")
     result = voucher_schema(row)
     await record_event(
         session, VOUCHER_CREATED, tenant_id=principal.tenant_id, subject=row.id, data=result
