@@ -11,24 +11,28 @@ turn, so every event is one delivery and the receivers share the load evenly.
 
 Runs, after a warm-up:
 
-- paced 100 and 500 events/s (open loop: each producer transaction commits the events due
-  by then, every 10 ms): deliveries/s achieved and commit-to-arrival p50/p99.
+- paced 100/s (open loop: each producer transaction commits the events due by then,
+  every 10 ms): deliveries/s achieved and commit-to-arrival p50/p99.
 - capacity: a backlog of ``--backlog`` events is committed at once; deliveries/s from the
   first arrival to the last, against the bare client posting the same signed payloads
   with the same number of requests in flight per receiver (``--in-flight``). Target:
   at least 0.5x the bare client.
-- fault: paced 500/s while one receiver answers 503 for ``--fault-s`` seconds; the other
-  receivers' p99 against the no-fault run (target: within 1.2x), then the backlog must
-  drain with nothing missing. Retries wait 5, 5, 10, 20 s here (``--schedule``): the
-  production schedule's first step, then short enough to drain within the run (production
-  goes on 5 min, 30 min, 2 h...).
+- ``--pairs`` times, in turn: paced 500/s (target: p99 <= 1 s), then the fault run: paced
+  500/s while one receiver answers 503 for ``--fault-s`` seconds. The other receivers'
+  p99 over all fault runs against their p99 over all no-fault runs (target: within
+  1.2x); in turn and pooled, because one run's p99 moves by a fifth from run to run on a
+  shared machine. The backlog must drain with nothing missing. Retries wait 5, 5, 10,
+  20 s here (``--schedule``): the production schedule's first step, then short enough to
+  drain within the run (production goes on 5 min, 30 min, 2 h...). Printed besides: the
+  others' p99 per second of each 500/s run, and the failed receiver's arrivals per second
+  (its pause, then its ramp-up).
 
 The hub is one process like ``channelhub serve`` (relay, consumers and sender in one event
 loop) on a temp SQLite file, or with ``--postgres URL`` on a scratch PostgreSQL database.
 Exits 1 if an event did not arrive at its receiver, or a target was missed.
 
     .venv/bin/python -m bench.webhooks [--seconds 10] [--backlog 5000] [--fault-s 5]
-                                       [--schedule 5,5,10,20] [--in-flight 8]
+                                       [--pairs 3] [--schedule 5,5,10,20] [--in-flight 8]
                                        [--postgres postgresql://127.0.0.1/test]
 """
 
@@ -226,7 +230,12 @@ class Run:
     seconds: float
     latencies_ms: list[float]
     missing: int
-    others_p99_ms: float = math.nan
+    others_ms: list[float] = field(default_factory=list)
+    """Latencies of the receivers other than receiver 1 (the one the fault run fails)."""
+    others_by_second: list[float] = field(default_factory=list)
+    """Their p99 (ms) per second of commit."""
+    first_by_second: list[int] = field(default_factory=list)
+    """Arrivals at receiver 1 per second of the run."""
     bare_rate: float = math.nan
 
     @property
@@ -270,18 +279,30 @@ async def collect(
 
 
 def measured(name: str, produced: Produced, arrived: dict[str, float], skip: int = -1) -> Run:
+    """``skip``: a receiver whose latencies the run's row leaves out."""
     got = [i for i in produced.committed if i in arrived]
     first = min(produced.committed.values())
     last = max((arrived[i] for i in got), default=first)
-    latencies = [
-        (arrived[i] - produced.committed[i]) * 1000 for i in got if produced.receiver_of[i] != skip
-    ]
+
+    def latency(i: str) -> float:
+        return (arrived[i] - produced.committed[i]) * 1000
+
+    others = [i for i in got if produced.receiver_of[i] != 0]
+    by_second: dict[int, list[float]] = {}
+    for i in others:
+        by_second.setdefault(int(produced.committed[i] - first), []).append(latency(i))
+    first_arrivals = [int(arrived[i] - first) for i in got if produced.receiver_of[i] == 0]
     return Run(
         name=name,
         events=len(got),
         seconds=last - first,
-        latencies_ms=latencies,
+        latencies_ms=[latency(i) for i in got if produced.receiver_of[i] != skip],
         missing=len(produced.committed) - len(got),
+        others_ms=[latency(i) for i in others],
+        others_by_second=[percentile(by_second[s], 99) for s in sorted(by_second)],
+        first_by_second=[
+            first_arrivals.count(s) for s in range(max(first_arrivals, default=-1) + 1)
+        ],
     )
 
 
@@ -345,12 +366,10 @@ async def bench(settings: Settings, args: argparse.Namespace) -> list[Run]:
             await produce(hub, tenant.id, warm, rate=100, seconds=2)
             await collect(control_client, urls, warm, timeout_s=30)
 
-            for rate in (100, 500):
-                produced = Produced()
-                await produce(hub, tenant.id, produced, rate=rate, seconds=args.seconds)
-                arrived = await collect(control_client, urls, produced, timeout_s=60)
-                runs.append(measured(f"paced {rate}/s", produced, arrived))
-            no_fault = runs[-1]
+            produced = Produced()
+            await produce(hub, tenant.id, produced, rate=100, seconds=args.seconds)
+            arrived = await collect(control_client, urls, produced, timeout_s=60)
+            runs.append(measured("paced 100/s", produced, arrived))
 
             produced = Produced()
             await commit(hub, tenant.id, produced, range(args.backlog))
@@ -377,19 +396,23 @@ async def bench(settings: Settings, args: argparse.Namespace) -> list[Run]:
             await collect_nothing(control_client, urls)
             runs.append(capacity)
 
-            produced = Produced()
-            await control(control_client, urls[0], failing=True)
-            faulty = asyncio.create_task(
-                produce(hub, tenant.id, produced, rate=500, seconds=args.seconds)
-            )
-            await asyncio.sleep(args.fault_s)
-            await control(control_client, urls[0], failing=False)
-            await faulty
-            arrived = await collect(control_client, urls, produced, timeout_s=90)
-            fault = measured(f"500/s, receiver 1 down {args.fault_s:g} s", produced, arrived, 0)
-            fault.others_p99_ms = fault.percentile(99)
-            no_fault.others_p99_ms = no_fault.percentile(99)
-            runs.append(fault)
+            for pair in range(1, args.pairs + 1):
+                produced = Produced()
+                await produce(hub, tenant.id, produced, rate=500, seconds=args.seconds)
+                arrived = await collect(control_client, urls, produced, timeout_s=60)
+                runs.append(measured(f"paced 500/s #{pair}", produced, arrived))
+
+                produced = Produced()
+                await control(control_client, urls[0], failing=True)
+                faulty = asyncio.create_task(
+                    produce(hub, tenant.id, produced, rate=500, seconds=args.seconds)
+                )
+                await asyncio.sleep(args.fault_s)
+                await control(control_client, urls[0], failing=False)
+                await faulty
+                arrived = await collect(control_client, urls, produced, timeout_s=90)
+                name = f"500/s, receiver 1 down {args.fault_s:g} s #{pair}"
+                runs.append(measured(name, produced, arrived, skip=0))
         finally:
             await hub.stop()
     return runs
@@ -429,19 +452,31 @@ def render(runs: Sequence[Run], backend: str) -> Table:
     return table
 
 
+def pooled(runs: Sequence[Run], p: float, *, others: bool = False) -> float:
+    return percentile(
+        [x for run in runs for x in (run.others_ms if others else run.latencies_ms)], p
+    )
+
+
 def verdicts(runs: Sequence[Run]) -> list[tuple[bool, str]]:
-    by = {run.name.split(",")[0]: run for run in runs}
-    paced = by["paced 500/s"]
-    capacity = by["capacity (backlog)"]
-    fault = next(run for run in runs if "down" in run.name)
-    ratio = fault.others_p99_ms / paced.others_p99_ms
+    paced = [run for run in runs if run.name.startswith("paced 500/s")]
+    faults = [run for run in runs if "down" in run.name]
+    capacity = next(run for run in runs if run.name.startswith("capacity"))
+    ratio = pooled(faults, 99, others=True) / pooled(paced, 99, others=True)
+    pairs = ", ".join(
+        f"{percentile(f.others_ms, 99) / percentile(n.others_ms, 99):.2f}x"
+        for n, f in zip(paced, faults, strict=True)
+    )
     return [
-        (paced.percentile(99) <= 1000, f"p99 at 500/s: {paced.percentile(99):,.0f} ms (<= 1 s)"),
+        (pooled(paced, 99) <= 1000, f"p99 at 500/s: {pooled(paced, 99):,.0f} ms (<= 1 s)"),
         (
             capacity.rate >= 0.5 * capacity.bare_rate,
             f"capacity {capacity.rate / capacity.bare_rate:.2f}x the bare client (>= 0.5x)",
         ),
-        (ratio <= 1.2, f"others' p99 with one receiver down: {ratio:.2f}x (<= 1.2x)"),
+        (
+            ratio <= 1.2,
+            f"others' p99 with one receiver down: {ratio:.2f}x (<= 1.2x; each pair: {pairs})",
+        ),
         (
             all(run.missing == 0 for run in runs),
             f"missing deliveries: {sum(run.missing for run in runs)}",
@@ -455,6 +490,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--backlog", type=int, default=5000, help="Events of the capacity run.")
     parser.add_argument("--fault-s", type=float, default=5, help="How long receiver 1 is down.")
     parser.add_argument("--in-flight", type=int, default=8, help="Requests per receiver.")
+    parser.add_argument(
+        "--pairs", type=int, default=3, help="No-fault and fault runs at 500/s, in turn."
+    )
     parser.add_argument(
         "--schedule", default="5,5,10,20", help="Retry waits in seconds, comma-separated."
     )
@@ -495,6 +533,13 @@ async def main(argv: Sequence[str] | None = None) -> int:
     backend = "PostgreSQL" if args.postgres else "SQLite"
     console.print(render(runs, backend))
     console.print(LEGEND)
+    for run in runs:
+        if "500/s" in run.name:
+            figures = " ".join(f"{p:,.0f}" for p in run.others_by_second)
+            console.print(f"{run.name}: receivers 2-10, p99 ms by second of commit: {figures}")
+        if "down" in run.name:
+            figures = " ".join(map(str, run.first_by_second))
+            console.print(f"{run.name}: receiver 1, arrivals by second: {figures}")
     failed = False
     for ok, text in verdicts(runs):
         failed |= not ok

@@ -8,6 +8,7 @@ import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from channelhub.platform.webhooks.sender import _Loads
 from tests.experience.rest.test_catalog import create
 from tests.fixtures.events import eventually
 from tests.fixtures.webhooks import Receivers, add_endpoint
@@ -251,3 +252,48 @@ async def test_an_endpoint_that_keeps_failing_is_paused_and_its_backlog_goes_whe
         within=20,
         what="the backlog after the outage",
     )
+
+
+def test_an_endpoint_back_from_a_pause_gets_its_backlog_as_a_rising_stream() -> None:
+    now = [100.0]
+    loads = _Loads(cap=8, pause_s=5.0, clock=lambda: now[0])
+    for _ in range(5):
+        loads.answered("we_down", ok=False)
+    assert loads.full() == ["we_down"]
+    assert loads.wait_s("we_down") == pytest.approx(5.0), "no attempt during the pause"
+    assert loads.wait_s("we_other") == 0, "the others are not held"
+
+    now[0] = 105.0
+    assert loads.full() == []
+    assert loads.wait_s("we_down") == 0, "the probe goes at once"
+    assert 0 < loads.wait_s("we_down") <= 0.2, "the next one waits for its turn"
+    loads.answered("we_down", ok=True)
+
+    sent_per_second = []
+    for _ in range(25):
+        sent, start = 0, now[0]
+        while now[0] < start + 1:
+            while loads.wait_s("we_down") == 0:
+                sent += 1
+                if sent > 10_000:
+                    break
+            now[0] += 0.001
+        sent_per_second.append(sent)
+    assert 5 <= sent_per_second[0] <= 7, sent_per_second
+    assert sent_per_second[:20] == sorted(sent_per_second[:20]), "the rate only rises"
+    assert 2_500 < sent_per_second[19] < 5_000, "doubled every 2 s for 20 s"
+    assert sent_per_second[21] > 10_000, "and then no limit"
+
+
+def test_an_endpoint_failing_again_while_ramping_up_is_paused_again() -> None:
+    now = [0.0]
+    loads = _Loads(cap=8, pause_s=5.0, clock=lambda: now[0])
+    for _ in range(5):
+        loads.answered("we_down", ok=False)
+    now[0] = 5.0
+    assert loads.wait_s("we_down") == 0
+    loads.answered("we_down", ok=False)
+    assert loads.wait_s("we_down") == pytest.approx(5.0)
+    now[0] = 10.0
+    assert loads.wait_s("we_down") == 0
+    assert loads.wait_s("we_down") > 0, "the ramp starts over"

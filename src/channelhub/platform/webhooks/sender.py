@@ -12,8 +12,10 @@
 - Each endpoint has its own slots and connection pool, so a slow or failing one fills
   only its own; it is left out of claims while they are full and never holds up others.
 - An endpoint that failed five times in a row is paused for the schedule's first wait:
-  no new attempts (its deliveries stay due), then a few probe it again. A receiver that
-  is down costs a handful of requests per pause instead of one per event.
+  no new attempts (its deliveries stay due, and those already held wait), then one probes
+  it again and the rest follow at a rate that starts at 5/s and doubles every 2 s. A
+  receiver that is down costs a request or so per pause instead of one per event, and its
+  backlog comes back as a rising stream, not a burst.
 - Outcomes are written in batches, one transaction per batch, apart from the requests;
   an outcome that cannot be written is dropped (its lease ends and it is sent again)
   rather than holding up the others.
@@ -29,10 +31,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import math
 import random
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -177,32 +180,64 @@ class _Outcome:
 
 
 @dataclass
+class _Ramp:
+    """What an endpoint coming back from a pause may be sent: ``first_rate`` requests a
+    second when the pause ends, doubling every ``doubling_s``, so that a receiver that just
+    recovered (and the hub's CPU, which the other endpoints share) gets its backlog as a
+    rising stream rather than all at once. The first request, the probe, goes at once.
+
+    The rate at ``t`` seconds is ``first_rate * 2 ** (t / doubling_s)``; what may have been
+    sent by then is its integral (plus the probe)."""
+
+    since: float
+    first_rate: float
+    doubling_s: float
+    sent: int = 0
+
+    def wait_s(self, now: float) -> float:
+        """0 (and counts the request) if one may be sent now, else how long to wait."""
+        scale = self.first_rate * self.doubling_s / math.log(2)
+        doublings = max(now - self.since, 0.0) / self.doubling_s
+        if self.sent < 1 + scale * (2**doublings - 1):
+            self.sent += 1
+            return 0.0
+        turn = self.since + self.doubling_s * math.log2(1 + self.sent / scale)
+        return max(turn - now, 0.001)
+
+
+@dataclass
 class _Loads:
     """Deliveries this process holds per endpoint (waiting for a slot or in flight), and
     the endpoints it pauses: after ``trip_after`` failures in a row an endpoint gets no new
-    attempts for ``pause_s`` (then a few probe it again). A receiver that is down thus
-    costs a handful of requests, not one per event, and its outage does not take the CPU
-    the other endpoints' deliveries need; its deliveries wait, due, and go when it is
-    back."""
+    attempts for ``pause_s``, then is ramped up again (see ``_Ramp``) for ``ramp_s``. A
+    receiver that is down thus costs a handful of requests, not one per event, and neither
+    its outage nor its recovery takes the CPU the other endpoints' deliveries need; its
+    deliveries wait, due, and go when it is back."""
 
     cap: int
     pause_s: float = 0.0
     trip_after: int = 5
+    ramp_first_rate: float = 5.0
+    ramp_doubling_s: float = 2.0
+    ramp_s: float = 20.0
+    """Ten doublings: 5,120 requests a second, as good as no limit."""
+    clock: Callable[[], float] = time.monotonic
     held: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
     slots: dict[str, asyncio.Semaphore] = field(default_factory=dict)
     failures: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
     paused_until: dict[str, float] = field(default_factory=dict)
+    ramps: dict[str, _Ramp] = field(default_factory=dict)
 
     def full(self) -> list[str]:
         """Endpoints not to claim for: their slots are full, or they are paused."""
-        now = time.monotonic()
+        now = self.clock()
         return sorted(
             {endpoint for endpoint, count in self.held.items() if count >= self.cap}
             | {endpoint for endpoint, until in self.paused_until.items() if until > now}
         )
 
     def paused(self, endpoint_id: str) -> bool:
-        return self.paused_until.get(endpoint_id, 0.0) > time.monotonic()
+        return self.paused_until.get(endpoint_id, 0.0) > self.clock()
 
     def answered(self, endpoint_id: str, ok: bool) -> None:
         if ok:
@@ -211,7 +246,30 @@ class _Loads:
             return
         self.failures[endpoint_id] += 1
         if self.pause_s > 0 and self.failures[endpoint_id] >= self.trip_after:
-            self.paused_until[endpoint_id] = time.monotonic() + self.pause_s
+            until = self.clock() + self.pause_s
+            self.paused_until[endpoint_id] = until
+            self.ramps[endpoint_id] = _Ramp(until, self.ramp_first_rate, self.ramp_doubling_s)
+
+    def wait_s(self, endpoint_id: str) -> float:
+        """How long a request to the endpoint must wait: until its pause is over, then
+        for its turn in the ramp; 0 (the request is counted) when it may go."""
+        now = self.clock()
+        until = self.paused_until.get(endpoint_id, 0.0)
+        if until > now:
+            return until - now
+        ramp = self.ramps.get(endpoint_id)
+        if ramp is None:
+            return 0.0
+        if now - ramp.since >= self.ramp_s:
+            del self.ramps[endpoint_id]
+            return 0.0
+        return ramp.wait_s(now)
+
+    async def turn(self, endpoint_id: str) -> None:
+        """Wait until a request to the endpoint may go (a pause can be extended while
+        waiting, by answers of requests that were already in flight: hence the loop)."""
+        while (wait := self.wait_s(endpoint_id)) > 0:  # noqa: ASYNC110 - a time, not an event
+            await asyncio.sleep(wait)
 
     def slot(self, endpoint_id: str) -> asyncio.Semaphore:
         if endpoint_id not in self.slots:
@@ -439,6 +497,7 @@ class WebhookSender:
         outcome = None
         try:
             async with self._loads.slot(job.endpoint_id):
+                await self._loads.turn(job.endpoint_id)
                 if time.monotonic() - job.leased_at <= self.config.start_within_s:
                     outcome = await self._post(job)
         finally:
