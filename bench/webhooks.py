@@ -498,7 +498,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--postgres", help="Admin URL of a PostgreSQL server to use instead.")
     parser.add_argument("--sinks", help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.pairs < 1:
+        parser.error("--pairs must be at least 1")
+    return args
 
 
 @contextlib.asynccontextmanager
