@@ -13,9 +13,9 @@
   only its own; it is left out of claims while they are full and never holds up others.
 - An endpoint that failed five times in a row is paused for the schedule's first wait:
   no new attempts (its deliveries stay due, and those already held wait), then one probes
-  it again and the rest follow at a rate that starts at 5/s and doubles every 2 s. A
-  receiver that is down costs a request or so per pause instead of one per event, and its
-  backlog comes back as a rising stream, not a burst.
+  it; once the probe succeeds, the rest follow at a rate that starts at 5/s and doubles
+  every 2 s. A receiver that is down costs a request per pause instead of one per event,
+  and its backlog comes back as a rising stream, not a burst.
 - Outcomes are written in batches, one transaction per batch, apart from the requests;
   an outcome that cannot be written is dropped (its lease ends and it is sent again)
   rather than holding up the others.
@@ -91,6 +91,8 @@ delivery for a year)."""
 _USER_AGENT = "channelhub-webhooks/1"
 _STOP_SENDS_WITHIN_S = 5.0
 _CLAIM_GATHER_S = 0.02
+_PROBE_POLL_S = 0.05
+"""How often requests held for an endpoint look whether its probe has been answered."""
 _DELIVERIES = table_of(WebhookDelivery)
 _ATTEMPTS = table_of(WebhookAttempt)
 _ENDPOINTS = table_of(WebhookEndpoint)
@@ -181,38 +183,60 @@ class _Outcome:
 
 @dataclass
 class _Ramp:
-    """What an endpoint coming back from a pause may be sent: ``first_rate`` requests a
-    second when the pause ends, doubling every ``doubling_s``, so that a receiver that just
-    recovered (and the hub's CPU, which the other endpoints share) gets its backlog as a
-    rising stream rather than all at once. The first request, the probe, goes at once.
+    """What an endpoint coming back from a pause may be sent. First one request, the probe,
+    and nothing else until it is answered (a failure pauses the endpoint again). From the
+    probe's success, ``first_rate`` requests a second, doubling every ``doubling_s``, so
+    that a receiver that just recovered (and the hub's CPU, which the other endpoints
+    share) gets its backlog as a rising stream rather than all at once.
 
-    The rate at ``t`` seconds is ``first_rate * 2 ** (t / doubling_s)``; what may have been
-    sent by then is its integral (plus the probe)."""
+    The rate ``t`` seconds after the probe's success is ``first_rate * 2 ** (t /
+    doubling_s)``; what may have been sent by then is its integral, plus the probe. Turns
+    are booked in order, so each waiting request wakes once, at its own."""
 
     since: float
     first_rate: float
     doubling_s: float
+    probing: bool = True
     sent: int = 0
+    """Turns booked, the probe's included."""
 
-    def wait_s(self, now: float) -> float:
-        """0 (and counts the request) if one may be sent now, else how long to wait."""
+    def next_turn(self, now: float) -> float | None:
+        """When the next request may go (``now`` at the earliest); None while the probe is
+        out."""
+        if self.probing:
+            return None if self.sent else now
         scale = self.first_rate * self.doubling_s / math.log(2)
-        doublings = max(now - self.since, 0.0) / self.doubling_s
-        if self.sent < 1 + scale * (2**doublings - 1):
-            self.sent += 1
-            return 0.0
-        turn = self.since + self.doubling_s * math.log2(1 + self.sent / scale)
-        return max(turn - now, 0.001)
+        return max(now, self.since + self.doubling_s * math.log2(1 + self.sent / scale))
+
+    def probe_succeeded(self, now: float) -> None:
+        self.probing = False
+        self.since = now
+
+    def over(self, now: float, ramp_s: float) -> bool:
+        """Past ``ramp_s``: from the probe's success, or from the pause's end when nothing
+        was sent since (an endpoint deleted or left idle is not remembered forever)."""
+        idle = self.probing and not self.sent
+        return (idle or not self.probing) and now - self.since >= ramp_s
+
+
+@dataclass(frozen=True)
+class _Booking:
+    """A request's place in its endpoint's queue: go at ``at`` if ``booked`` (in ``ramp``,
+    if any, which must still be the endpoint's ramp then), else ask again at ``at``."""
+
+    at: float
+    booked: bool
+    ramp: _Ramp | None = None
 
 
 @dataclass
 class _Loads:
     """Deliveries this process holds per endpoint (waiting for a slot or in flight), and
     the endpoints it pauses: after ``trip_after`` failures in a row an endpoint gets no new
-    attempts for ``pause_s``, then is ramped up again (see ``_Ramp``) for ``ramp_s``. A
-    receiver that is down thus costs a handful of requests, not one per event, and neither
-    its outage nor its recovery takes the CPU the other endpoints' deliveries need; its
-    deliveries wait, due, and go when it is back."""
+    attempts for ``pause_s``, then is probed and ramped up again (see ``_Ramp``) for
+    ``ramp_s``. A receiver that is down thus costs a request per pause, not one per event,
+    and neither its outage nor its recovery takes the CPU the other endpoints' deliveries
+    need; its deliveries wait, due, and go when it is back."""
 
     cap: int
     pause_s: float = 0.0
@@ -229,11 +253,16 @@ class _Loads:
     ramps: dict[str, _Ramp] = field(default_factory=dict)
 
     def full(self) -> list[str]:
-        """Endpoints not to claim for: their slots are full, or they are paused."""
+        """Endpoints not to claim for: their slots are full, or they are paused (and
+        forgets pauses and ramps that are over)."""
         now = self.clock()
+        for endpoint in [e for e, until in self.paused_until.items() if until <= now]:
+            del self.paused_until[endpoint]
+        for endpoint in [e for e, ramp in self.ramps.items() if ramp.over(now, self.ramp_s)]:
+            del self.ramps[endpoint]
         return sorted(
             {endpoint for endpoint, count in self.held.items() if count >= self.cap}
-            | {endpoint for endpoint, until in self.paused_until.items() if until > now}
+            | set(self.paused_until)
         )
 
     def paused(self, endpoint_id: str) -> bool:
@@ -243,6 +272,9 @@ class _Loads:
         if ok:
             self.failures.pop(endpoint_id, None)
             self.paused_until.pop(endpoint_id, None)
+            ramp = self.ramps.get(endpoint_id)
+            if ramp is not None and ramp.probing:
+                ramp.probe_succeeded(self.clock())
             return
         self.failures[endpoint_id] += 1
         if self.pause_s > 0 and self.failures[endpoint_id] >= self.trip_after:
@@ -250,26 +282,46 @@ class _Loads:
             self.paused_until[endpoint_id] = until
             self.ramps[endpoint_id] = _Ramp(until, self.ramp_first_rate, self.ramp_doubling_s)
 
-    def wait_s(self, endpoint_id: str) -> float:
-        """How long a request to the endpoint must wait: until its pause is over, then
-        for its turn in the ramp; 0 (the request is counted) when it may go."""
+    def book(self, endpoint_id: str, deadline: float) -> _Booking | None:
+        """A request's turn: at once when the endpoint is neither paused nor ramping up;
+        None when it could not go by ``deadline`` (nothing is booked then)."""
         now = self.clock()
+        wake = now
         until = self.paused_until.get(endpoint_id, 0.0)
-        if until > now:
-            return until - now
         ramp = self.ramps.get(endpoint_id)
-        if ramp is None:
-            return 0.0
-        if now - ramp.since >= self.ramp_s:
+        if until > now:
+            wake = until
+        elif ramp is not None and ramp.over(now, self.ramp_s):
             del self.ramps[endpoint_id]
-            return 0.0
-        return ramp.wait_s(now)
+            ramp = None
+        elif ramp is not None:
+            at = ramp.next_turn(now)
+            if at is None:
+                wake = now + _PROBE_POLL_S
+            elif at <= deadline:
+                ramp.sent += 1
+                return _Booking(at, booked=True, ramp=ramp)
+            else:
+                return None
+        if wake > deadline:
+            return None
+        return _Booking(wake, booked=wake == now and ramp is None)
 
-    async def turn(self, endpoint_id: str) -> None:
-        """Wait until a request to the endpoint may go (a pause can be extended while
-        waiting, by answers of requests that were already in flight: hence the loop)."""
-        while (wait := self.wait_s(endpoint_id)) > 0:  # noqa: ASYNC110 - a time, not an event
-            await asyncio.sleep(wait)
+    def holds(self, endpoint_id: str, booking: _Booking) -> bool:
+        """Whether a booked turn still stands (a pause since voids it)."""
+        if not booking.booked or self.paused(endpoint_id):
+            return False
+        return booking.ramp is None or self.ramps.get(endpoint_id) is booking.ramp
+
+    async def turn(self, endpoint_id: str, deadline: float) -> bool:
+        """Wait for a request's turn; False if it could not go by ``deadline`` (it is then
+        not sent at all)."""
+        while (booking := self.book(endpoint_id, deadline)) is not None:
+            if (delay := booking.at - self.clock()) > 0:
+                await asyncio.sleep(delay)
+            if self.holds(endpoint_id, booking):
+                return True
+        return False
 
     def slot(self, endpoint_id: str) -> asyncio.Semaphore:
         if endpoint_id not in self.slots:
@@ -497,8 +549,9 @@ class WebhookSender:
         outcome = None
         try:
             async with self._loads.slot(job.endpoint_id):
-                await self._loads.turn(job.endpoint_id)
-                if time.monotonic() - job.leased_at <= self.config.start_within_s:
+                if await self._loads.turn(
+                    job.endpoint_id, deadline=job.leased_at + self.config.start_within_s
+                ):
                     outcome = await self._post(job)
         finally:
             self._loads.held[job.endpoint_id] -= 1
