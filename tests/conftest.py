@@ -10,6 +10,14 @@ connections, which a wrapping transaction would hide. Tenant scoping isolates te
 well, and every test exercises it.
 """
 
+import os
+
+# pytest-xdist's workers start with COLUMNS=80 (and LINES) in their environment; the CLI's
+# rich consoles, created when channelhub.cli is imported, would keep that width for good
+# and wrap the ids the CLI tests read. Without it they follow each run's COLUMNS.
+os.environ.pop("COLUMNS", None)
+os.environ.pop("LINES", None)
+
 pytest_plugins = [
     "tests.fixtures.services",
     "tests.fixtures.outside",

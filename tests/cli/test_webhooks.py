@@ -143,6 +143,8 @@ def test_a_server_killed_mid_delivery_loses_nothing(
         "CHANNELHUB_PORT": str(port),
         "CHANNELHUB_BOOTSTRAP_ADMIN_KEY": BOOTSTRAP_KEY,
         "CHANNELHUB_WEBHOOK_TIMEOUT_S": "2",
+        # All ten at once: past eight, the rest would wait for the paused endpoint's probes.
+        "CHANNELHUB_WEBHOOK_MAX_IN_FLIGHT": "16",
     }
     receiver.hold_s = 30.0
     with channelhub(tmp_path, "serve", env=env) as server:
@@ -156,7 +158,7 @@ def test_a_server_killed_mid_delivery_loses_nothing(
                 created = http.post("/v1/products", json=product_body(f"KILL-{n}"))
                 assert created.status_code == 201, created.text
         # Each event reached the receiver, which holds them (past the 2 s deadline, so
-        # they are retried and the endpoint paused: count events, not requests).
+        # they fail and the endpoint is paused: count events, not requests).
         server.wait_for(lambda: len(set(receiver.arrived)) == 10, "ten deliveries in flight")
         server.popen.send_signal(signal.SIGKILL)
         server.popen.wait(timeout=10)
