@@ -19,7 +19,7 @@ def test_readme_has_exactly_two_setup_commands() -> None:
 
     assert len(commands) == 2
     assert "channelhub serve --demo" in commands[0]
-    assert commands[1].endswith("pytest")
+    assert commands[1].rsplit("&&", 1)[-1].split()[0] == ".venv/bin/pytest"
 
 
 def test_ci_runs_the_readme_test_command() -> None:
