@@ -355,8 +355,10 @@ class RecordingBus:
         await self.inner.ping()
 
     async def publish(self, envelopes: Sequence[EventEnvelope]) -> None:
-        await self.inner.publish(envelopes)
+        # Recorded before the inner bus runs: an in-process bus can hand the batch to its
+        # consumers (and so end the test's wait) before its publish returns.
         self.batches.append([e.id for e in envelopes])
+        await self.inner.publish(envelopes)
 
     async def subscribe(self, subscription: str, delivery: Delivery) -> None:
         await self.inner.subscribe(subscription, delivery)
