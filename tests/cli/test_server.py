@@ -346,8 +346,9 @@ def test_serve_with_workers_answers_from_every_process_and_stops_them_all(
         ]
         children = descendants(server.popen.pid)
         code = server.terminate(timeout_s=20)
-        time.sleep(0.5)
-        left = {pid for pid in children if running(pid)}
+        deadline = time.monotonic() + 10
+        while (left := {pid for pid in children if running(pid)}) and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     assert {answer.status_code for answer in answers} == {200}
     assert all(len(answer.json()["data"]) == len(DEMO_TITLES) for answer in answers)

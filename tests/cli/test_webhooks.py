@@ -142,7 +142,8 @@ def test_a_server_killed_mid_delivery_loses_nothing(
         "CHANNELHUB_DATABASE_URL": empty_database_url,
         "CHANNELHUB_PORT": str(port),
         "CHANNELHUB_BOOTSTRAP_ADMIN_KEY": BOOTSTRAP_KEY,
-        "CHANNELHUB_WEBHOOK_TIMEOUT_S": "2",
+        # Long enough for all ten to arrive before the held ones start failing.
+        "CHANNELHUB_WEBHOOK_TIMEOUT_S": "5",
         # All ten at once: past eight, the rest would wait for the paused endpoint's probes.
         "CHANNELHUB_WEBHOOK_MAX_IN_FLIGHT": "16",
     }
@@ -157,7 +158,7 @@ def test_a_server_killed_mid_delivery_loses_nothing(
             for n in range(10):
                 created = http.post("/v1/products", json=product_body(f"KILL-{n}"))
                 assert created.status_code == 201, created.text
-        # Each event reached the receiver, which holds them (past the 2 s deadline, so
+        # Each event reached the receiver, which holds them (past the 5 s deadline, so
         # they fail and the endpoint is paused: count events, not requests).
         server.wait_for(lambda: len(set(receiver.arrived)) == 10, "ten deliveries in flight")
         server.popen.send_signal(signal.SIGKILL)
@@ -166,7 +167,10 @@ def test_a_server_killed_mid_delivery_loses_nothing(
 
     receiver.hold_s = 0.0
     with channelhub(tmp_path, "serve", env=env) as server:
-        server.wait_for(lambda: len(set(receiver.answered)) == 10, "every event delivered")
+        # Sent again once the dead server's leases (3 x timeout + 5 s) have run out.
+        server.wait_for(
+            lambda: len(set(receiver.answered)) == 10, "every event delivered", timeout_s=60
+        )
         with httpx.Client(base_url=base_url, headers=bearer(BOOTSTRAP_KEY), timeout=5) as http:
             deliveries = http.get(
                 f"/v1/webhook-endpoints/{endpoint['id']}/deliveries", params={"limit": 50}

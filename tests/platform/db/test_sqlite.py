@@ -86,8 +86,9 @@ async def test_a_write_waits_for_another_process_without_stalling_the_hub(db: Da
         holder.commit()
         await asyncio.wait_for(waiting, 5)
 
-    # The loop ran its 10 ms timer about 30 times while the write waited for the lock.
-    assert ticks_while_waiting >= 15
+    # The loop ran its 10 ms timer about 30 times while the write waited for the lock (a
+    # blocked loop runs it once at most; a loaded machine runs it late, hence the margin).
+    assert ticks_while_waiting >= 8
     assert await bodies(db) == ["ours", "uncommitted"]
 
 
@@ -97,8 +98,8 @@ async def test_a_write_that_waits_too_long_fails_and_changes_nothing(db: Databas
         await insert(db, "ours")
     waited = time.monotonic() - started
 
-    assert 1.8 < waited < 4  # CHANNELHUB_SQLITE_BUSY_TIMEOUT_MS=2000
-    assert ticker.ticks >= waited * 50
+    assert 1.8 < waited < 6  # CHANNELHUB_SQLITE_BUSY_TIMEOUT_MS=2000
+    assert ticker.ticks >= waited * 25
     assert await bodies(db) == []
 
 

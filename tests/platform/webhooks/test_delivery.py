@@ -126,20 +126,21 @@ async def test_retry_after_is_honoured(
     assert second.at - first.at >= 0.9, "the schedule says 0.05 s, Retry-After says 1 s"
 
 
+@pytest.mark.parametrize("webhook_overrides", [{"webhook_timeout_s": 5.0}], ids=["5 s deadline"])
 async def test_a_slow_endpoint_does_not_hold_up_the_others(
     webhook_client: httpx.AsyncClient, receivers: Receivers
 ) -> None:
-    receivers.answer("slow.test", 200, delay_s=0.8)
+    receivers.answer("slow.test", 200, delay_s=2.5)
     await add_endpoint(webhook_client, receivers.url("slow.test"))
     await add_endpoint(webhook_client, receivers.url("fast.test"))
     for n in range(12):
         await create(webhook_client, f"PEG-{n}")
 
-    # Distinct webhook-ids: on a loaded machine a 0.8 s answer can pass the 1 s deadline
-    # and be sent again, which is correct behaviour and must not fail the count.
     await eventually(lambda: len(set(receivers.ids("fast.test"))) == 12, what="the fast endpoint")
-    assert len(set(receivers.ids("slow.test"))) <= 8, "four at a time, 0.8 s each"
-    await eventually(lambda: len(set(receivers.ids("slow.test"))) == 12, what="the slow one")
+    assert len(set(receivers.ids("slow.test"))) <= 8, "four at a time, 2.5 s each"
+    await eventually(
+        lambda: len(set(receivers.ids("slow.test"))) == 12, within=30, what="the slow one"
+    )
 
 
 async def test_a_rotated_secret_overlaps_with_the_old_one(
@@ -229,8 +230,8 @@ async def test_an_endpoint_failing_long_enough_is_disabled_with_an_event(
 
 @pytest.mark.parametrize(
     "webhook_overrides",
-    [{"webhook_retry_schedule_s": [1.5, 0.05, 0.05, 0.05], "webhook_max_in_flight": 2}],
-    ids=["paused 1.5 s"],
+    [{"webhook_retry_schedule_s": [5.0, 0.05, 0.05, 0.05], "webhook_max_in_flight": 2}],
+    ids=["paused 5 s"],
 )
 async def test_an_endpoint_that_keeps_failing_is_paused_and_its_backlog_goes_when_it_is_back(
     webhook_client: httpx.AsyncClient, receivers: Receivers
@@ -248,6 +249,6 @@ async def test_an_endpoint_that_keeps_failing_is_paused_and_its_backlog_goes_whe
     before = len(receivers.received("down.test"))
     await eventually(
         lambda: set(receivers.ids("down.test")[before:]) >= set(receivers.ids("up.test")),
-        within=20,
+        within=30,
         what="the backlog after the outage",
     )

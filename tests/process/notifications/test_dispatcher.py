@@ -17,6 +17,7 @@ from standardwebhooks.webhooks import Webhook
 
 from channelhub.hub import Hub
 from channelhub.process.orders.models import OrderNotice
+from tests.fixtures.events import eventually
 from tests.fixtures.notifications import (
     PUBLIC_URL,
     Mailbox,
@@ -410,10 +411,7 @@ async def test_a_running_hub_sends_as_soon_as_the_notice_is_committed(
     await hub.start()
 
     await orders.place(("TENT-1", 1))
-    for _ in range(100):
-        if mailbox.messages:
-            break
-        await asyncio.sleep(0.05)
+    await eventually(lambda: bool(mailbox.messages), what="the e-mail")
 
     assert mailbox.subjects() == ["A sua encomenda NW-1001 está a ser preparada."]
 
@@ -516,10 +514,7 @@ async def test_one_slow_send_does_not_hold_the_other_notices(
 
     hub.notifications.transport.send_email = slow_for_one  # type: ignore[method-assign]
     batch = asyncio.create_task(hub.notifications.dispatch_due())
-    for _ in range(100):
-        if mailbox.messages:
-            break
-        await asyncio.sleep(0.05)
+    await eventually(lambda: bool(mailbox.messages), what="the e-mail")
     arrived_first = [str(m["To"]) for m in mailbox.messages]
     release.set()
     await batch
