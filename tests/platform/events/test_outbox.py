@@ -187,7 +187,7 @@ async def test_relay_killed_after_publish_republishes_without_double_handling(
     recorder = Recorder(tenant_id=tenant.tenant_id)
     consumers.register("survivor", recorder)
     await hub.start(relay=False)
-    await drain(hub.relay)
+    await drain(hub.relay)  # so the dying relay's first batch holds this test's events
     event_ids = [await emit(hub, tenant.tenant_id, f"sub_k{n}", n) for n in range(3)]
     dying_bus = DiesAfterPublish(hub.bus)
     dying = OutboxRelay(hub.db, dying_bus, claim_timeout_s=0.2)
@@ -205,8 +205,7 @@ async def test_relay_killed_after_publish_republishes_without_double_handling(
     assert unmarked == 3
 
     restarted = OutboxRelay(hub.db, hub.bus, clock=lambda: utc_now() + timedelta(seconds=1))
-    while await restarted.relay_once():
-        pass
+    await drain(restarted)
 
     assert sorted(e.id for e in recorder.handled) == sorted(event_ids)
     assert all(recorder.calls[event_id] == 1 for event_id in event_ids)
@@ -305,8 +304,7 @@ async def test_failed_publish_releases_the_batch_at_once(
     with pytest.raises(ConnectionError):
         await OutboxRelay(hub.db, RefusingBus()).relay_once()  # type: ignore[arg-type]
     second = await emit(hub, tenant.tenant_id, "sub_o", 2)
-    while await hub.relay.relay_once():
-        pass
+    await drain(hub.relay)
 
     assert [e.id for e in recorder.handled] == [first, second]
 
@@ -318,8 +316,7 @@ async def test_prune_forgets_old_events_and_their_processed_records(
     consumers.register("pruned", recorder)
     await hub.start(relay=False)
     event_id = await emit(hub, tenant.tenant_id, "sub_old", 1)
-    while await hub.relay.relay_once():
-        pass
+    await drain(hub.relay)
     far_future = OutboxRelay(
         hub.db, hub.bus, retention=timedelta(days=1), clock=lambda: utc_now() + timedelta(days=2)
     )

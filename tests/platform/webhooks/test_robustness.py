@@ -29,6 +29,17 @@ async def statuses(client: httpx.AsyncClient, endpoint_id: str) -> list[str]:
     return [d["status"] for d in await deliveries(client, endpoint_id)]
 
 
+async def until_statuses(
+    client: httpx.AsyncClient, endpoint_id: str, expected: list[str], *, what: str
+) -> None:
+    """Wait until the endpoint's deliveries are recorded with exactly ``expected``."""
+
+    async def reached() -> bool:
+        return await statuses(client, endpoint_id) == expected
+
+    await eventually(reached, what=what)
+
+
 async def test_an_answer_with_a_nul_byte_is_logged_and_holds_up_nothing(
     webhook_client: httpx.AsyncClient, receivers: Receivers
 ) -> None:
@@ -65,10 +76,12 @@ async def test_removing_an_endpoint_mid_request_holds_up_nothing(
     assert (await webhook_client.delete(f"/v1/webhook-endpoints/{going['id']}")).status_code == 204
     await create(webhook_client, "GONE-2")
 
-    async def staying_done() -> bool:
-        return await statuses(webhook_client, staying["id"]) == ["delivered"] * 2
-
-    await eventually(staying_done, what="the other endpoint's deliveries recorded")
+    await until_statuses(
+        webhook_client,
+        staying["id"],
+        ["delivered"] * 2,
+        what="the other endpoint's deliveries recorded",
+    )
 
 
 async def test_a_request_has_an_overall_deadline(
@@ -78,10 +91,9 @@ async def test_a_request_has_an_overall_deadline(
     endpoint = await add_endpoint(webhook_client, receivers.url("stuck.test"))
     await create(webhook_client, "STUCK-1")
 
-    async def delivered() -> bool:
-        return await statuses(webhook_client, endpoint["id"]) == ["delivered"]
-
-    await eventually(delivered, what="the retry to get through")
+    await until_statuses(
+        webhook_client, endpoint["id"], ["delivered"], what="the retry to get through"
+    )
     (delivery,) = await deliveries(webhook_client, endpoint["id"])
     detail = (
         await webhook_client.get(
@@ -111,10 +123,9 @@ async def test_an_outcome_overtaken_by_a_retry_does_not_count(
     assert retried.status_code == 200, retried.text
     await eventually(lambda: len(receivers.received("race.test")) == 2, what="the retry")
 
-    async def delivered() -> bool:
-        return await statuses(webhook_client, endpoint["id"]) == ["delivered"]
-
-    await eventually(delivered, what="the retry's 200 recorded")
+    await until_statuses(
+        webhook_client, endpoint["id"], ["delivered"], what="the retry's 200 recorded"
+    )
     slow_answer_back = receivers.arrived["race.test"][0].at + 3.5
     await asyncio.sleep(max(0.0, slow_answer_back - time.monotonic()))
 
@@ -128,10 +139,7 @@ async def test_a_disabled_endpoint_cannot_be_retried(
     endpoint = await add_endpoint(webhook_client, receivers.url("idle.test"))
     await create(webhook_client, "IDLE-1")
 
-    async def delivered() -> bool:
-        return await statuses(webhook_client, endpoint["id"]) == ["delivered"]
-
-    await eventually(delivered, what="a delivery")
+    await until_statuses(webhook_client, endpoint["id"], ["delivered"], what="a delivery")
     (delivery,) = await deliveries(webhook_client, endpoint["id"])
     path = f"/v1/webhook-endpoints/{endpoint['id']}"
     await webhook_client.patch(path, json={"enabled": False})
